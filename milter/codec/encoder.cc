@@ -1,0 +1,154 @@
+#include "milter/codec/encoder.h"
+
+#include <type_traits>
+
+#include "milter/codec/byte_order.h"
+
+namespace milter::codec {
+namespace {
+
+// Writes one packet: reserves the length prefix, lets `body` append the
+// payload, then patches the length in.
+template <typename Body>
+void WritePacket(char code, std::string* out, Body&& body) {
+  size_t start = out->size();
+  out->append(kLengthBytes, '\0');
+  out->push_back(code);
+  body();
+  uint32_t length = static_cast<uint32_t>(out->size() - start - kLengthBytes);
+  std::string prefix;
+  AppendBigEndian32(length, &prefix);
+  out->replace(start, kLengthBytes, prefix);
+}
+
+void AppendCString(std::string_view s, std::string* out) {
+  out->append(s.data(), s.size());
+  out->push_back('\0');
+}
+
+void AppendRaw(std::string_view s, std::string* out) {
+  out->append(s.data(), s.size());
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+void EncodeRaw(char code, std::string_view payload, std::string* out) {
+  WritePacket(code, out, [&] { AppendRaw(payload, out); });
+}
+
+void EncodeCommand(const Command& command, std::string* out) {
+  char code = static_cast<char>(CodeOf(command));
+  WritePacket(code, out, [&] {
+    std::visit(
+        Overloaded{
+            [&](const OptionNegotiation& o) {
+              AppendBigEndian32(o.version, out);
+              AppendBigEndian32(o.actions, out);
+              AppendBigEndian32(o.protocol, out);
+            },
+            [&](const DefineMacros& d) {
+              out->push_back(d.command_code);
+              AppendRaw(d.pairs.raw(), out);
+            },
+            [&](const Connect& c) {
+              AppendCString(c.hostname, out);
+              out->push_back(static_cast<char>(c.family));
+              if (c.family != Family::kUnknown) {
+                AppendBigEndian16(c.port, out);
+                AppendCString(c.address, out);
+              }
+            },
+            [&](const Helo& h) { AppendCString(h.name, out); },
+            [&](const Mail& m) { AppendRaw(m.args.raw(), out); },
+            [&](const Rcpt& r) { AppendRaw(r.args.raw(), out); },
+            [&](const Header& h) {
+              AppendCString(h.name, out);
+              AppendCString(h.value, out);
+            },
+            [&](const BodyChunk& b) { AppendRaw(b.data, out); },
+            [&](const EndOfMessage& e) { AppendRaw(e.data, out); },
+            [&](const Unknown& u) { AppendCString(u.command, out); },
+            [&](const auto&) {},  // Data, EndOfHeaders, Abort, Quit, K
+        },
+        command);
+  });
+}
+
+void EncodeResponse(const Response& response, std::string* out) {
+  char code = static_cast<char>(CodeOf(response));
+  WritePacket(code, out, [&] {
+    std::visit(
+        Overloaded{
+            [&](const OptionNegotiationReply& o) {
+              AppendBigEndian32(o.version, out);
+              AppendBigEndian32(o.actions, out);
+              AppendBigEndian32(o.protocol, out);
+              for (int stage = 0; stage < kNumMacroStages; ++stage) {
+                if (!o.symbol_lists[stage]) continue;
+                AppendBigEndian32(stage, out);
+                AppendCString(*o.symbol_lists[stage], out);
+              }
+            },
+            [&](const ReplyCode& y) { AppendCString(y.text, out); },
+            [&](const Quarantine& q) { AppendCString(q.reason, out); },
+            [&](const AddHeader& h) {
+              AppendCString(h.name, out);
+              AppendCString(h.value, out);
+            },
+            [&](const InsertHeader& h) {
+              AppendBigEndian32(h.index, out);
+              AppendCString(h.name, out);
+              AppendCString(h.value, out);
+            },
+            [&](const ChangeHeader& h) {
+              AppendBigEndian32(h.index, out);
+              AppendCString(h.name, out);
+              AppendCString(h.value, out);
+            },
+            [&](const ChangeFrom& e) {
+              AppendCString(e.address, out);
+              if (e.args) AppendCString(*e.args, out);
+            },
+            [&](const AddRecipient& a) { AppendCString(a.address, out); },
+            [&](const AddRecipientWithArgs& a) {
+              AppendCString(a.address, out);
+              AppendCString(a.args, out);
+            },
+            [&](const DeleteRecipient& d) { AppendCString(d.address, out); },
+            [&](const ReplaceBody& b) { AppendRaw(b.data, out); },
+            [&](const auto&) {},  // the one-byte verdicts
+        },
+        response);
+  });
+}
+
+std::string Encode(const Command& command) {
+  std::string out;
+  EncodeCommand(command, &out);
+  return out;
+}
+
+std::string Encode(const Response& response) {
+  std::string out;
+  EncodeResponse(response, &out);
+  return out;
+}
+
+void AppendMacroPair(std::string_view name, std::string_view value,
+                     std::string* pairs) {
+  AppendCString(name, pairs);
+  AppendCString(value, pairs);
+}
+
+void AppendString(std::string_view s, std::string* list) {
+  AppendCString(s, list);
+}
+
+}  // namespace milter::codec
