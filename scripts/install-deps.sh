@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian package the build and the tests need.
+# Safe to run again: packages already present are skipped.
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap g++ clang libclang-rt-14-dev clang-format
+  libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
+  libbenchmark-dev libasio-dev
+  libmilter-dev python3-milter miltertest postfix swaks
+  python3 procps iproute2 netcat-openbsd
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "[install-deps] all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+echo "[install-deps] installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks how to configure itself; the tests run their own instances.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string test.example.com" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "[install-deps] done"

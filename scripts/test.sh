@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what it needs, then
+#   1. bazel test //...            (unit, codec, in-process and socket tests)
+#   2. tests/integration/*.sh       (real peers: Postfix, libmilter, miltertest,
+#                                    python3-milter; each script is standalone)
+#   3. the codec fuzzer for a bounded time
+# Prints a final "N passed, N failed" line and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+
+echo "== installing dependencies"
+bash scripts/install-deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+
+record() {  # name status
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1)); echo "== PASS $1"
+  else
+    failed=$((failed + 1)); failures+=("$1"); echo "== FAIL $1"
+  fi
+}
+
+echo "== bazel test //..."
+bazel test //... 2>&1 | grep -v -E '^(Loading|Analyzing|INFO: From|\[[0-9,]+ / )' 
+record "bazel test //..." "${PIPESTATUS[0]}"
+
+for t in tests/integration/*.sh; do
+  [ -e "$t" ] || continue
+  echo "== integration: $t"
+  timeout 600 bash "$t"
+  record "$t" $?
+done
+
+if [ -x tests/fuzz/run_fuzzer.sh ] || [ -f tests/fuzz/run_fuzzer.sh ]; then
+  echo "== fuzzing the codec for ${FUZZ_SECONDS}s"
+  bash tests/fuzz/run_fuzzer.sh "$FUZZ_SECONDS"
+  record "codec fuzzer" $?
+fi
+
+echo
+if [ "$failed" -ne 0 ]; then
+  printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
