@@ -94,18 +94,18 @@ class FieldReader {
  private:
   std::string EscapeCode() const {
     if (code_ >= 0x20 && code_ < 0x7f) return std::string(1, code_);
-    return absl::StrCat("\\x", absl::Hex(static_cast<unsigned char>(code_),
-                                         absl::kZeroPad2));
+    return absl::StrCat(
+        "\\x", absl::Hex(static_cast<unsigned char>(code_), absl::kZeroPad2));
   }
 
   char code_;
   std::string_view rest_;
 };
 
-#define RETURN_IF_ERROR(expr)            \
-  do {                                   \
-    absl::Status status_ = (expr);       \
-    if (!status_.ok()) return status_;   \
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    absl::Status status_ = (expr);     \
+    if (!status_.ok()) return status_; \
   } while (0)
 
 absl::Status UnknownCode(char code, const char* direction) {
@@ -114,9 +114,7 @@ absl::Status UnknownCode(char code, const char* direction) {
                  absl::StrCat("unknown ", direction, " code"));
 }
 
-bool IsFamily(char c) {
-  return c == 'U' || c == 'L' || c == '4' || c == '6';
-}
+bool IsFamily(char c) { return c == 'U' || c == 'L' || c == '4' || c == '6'; }
 
 absl::StatusOr<Command> ParseConnect(FieldReader& r) {
   Connect c;
@@ -142,15 +140,24 @@ absl::StatusOr<Command> ParseConnect(FieldReader& r) {
 
 const char* DecodeErrorName(DecodeError error) {
   switch (error) {
-    case DecodeError::kNone: return "none";
-    case DecodeError::kZeroLength: return "zero-length";
-    case DecodeError::kTooLarge: return "too-large";
-    case DecodeError::kUnknownCode: return "unknown-code";
-    case DecodeError::kTruncated: return "truncated";
-    case DecodeError::kMissingNul: return "missing-nul";
-    case DecodeError::kBadFamily: return "bad-family";
-    case DecodeError::kTrailingBytes: return "trailing-bytes";
-    case DecodeError::kBadStage: return "bad-stage";
+    case DecodeError::kNone:
+      return "none";
+    case DecodeError::kZeroLength:
+      return "zero-length";
+    case DecodeError::kTooLarge:
+      return "too-large";
+    case DecodeError::kUnknownCode:
+      return "unknown-code";
+    case DecodeError::kTruncated:
+      return "truncated";
+    case DecodeError::kMissingNul:
+      return "missing-nul";
+    case DecodeError::kBadFamily:
+      return "bad-family";
+    case DecodeError::kTrailingBytes:
+      return "trailing-bytes";
+    case DecodeError::kBadStage:
+      return "bad-stage";
   }
   return "?";
 }
@@ -373,10 +380,10 @@ absl::StatusOr<size_t> Decoder<Message>::ReadLength(const char* prefix) {
     return MakeError(DecodeError::kZeroLength, "milter packet of length 0");
   }
   if (length - 1 > max_payload_) {
-    return MakeError(DecodeError::kTooLarge,
-                     absl::StrCat("milter packet payload of ", length - 1,
-                                  " bytes exceeds the maximum of ",
-                                  max_payload_));
+    return MakeError(
+        DecodeError::kTooLarge,
+        absl::StrCat("milter packet payload of ", length - 1,
+                     " bytes exceeds the maximum of ", max_payload_));
   }
   return length - 1;
 }

@@ -110,8 +110,8 @@ class Decoder {
   absl::StatusOr<std::optional<Message>> Fail(absl::Status status);
 
   size_t max_payload_;
-  std::string buffer_;     // owned bytes of an incomplete packet
-  size_t buffer_pos_ = 0;  // consumed prefix of buffer_
+  std::string buffer_;      // owned bytes of an incomplete packet
+  size_t buffer_pos_ = 0;   // consumed prefix of buffer_
   std::string_view input_;  // borrowed bytes from Feed()
   absl::Status error_;
 };

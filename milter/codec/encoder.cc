@@ -46,38 +46,37 @@ void EncodeRaw(char code, std::string_view payload, std::string* out) {
 void EncodeCommand(const Command& command, std::string* out) {
   char code = static_cast<char>(CodeOf(command));
   WritePacket(code, out, [&] {
-    std::visit(
-        Overloaded{
-            [&](const OptionNegotiation& o) {
-              AppendBigEndian32(o.version, out);
-              AppendBigEndian32(o.actions, out);
-              AppendBigEndian32(o.protocol, out);
-            },
-            [&](const DefineMacros& d) {
-              out->push_back(d.command_code);
-              AppendRaw(d.pairs.raw(), out);
-            },
-            [&](const Connect& c) {
-              AppendCString(c.hostname, out);
-              out->push_back(static_cast<char>(c.family));
-              if (c.family != Family::kUnknown) {
-                AppendBigEndian16(c.port, out);
-                AppendCString(c.address, out);
-              }
-            },
-            [&](const Helo& h) { AppendCString(h.name, out); },
-            [&](const Mail& m) { AppendRaw(m.args.raw(), out); },
-            [&](const Rcpt& r) { AppendRaw(r.args.raw(), out); },
-            [&](const Header& h) {
-              AppendCString(h.name, out);
-              AppendCString(h.value, out);
-            },
-            [&](const BodyChunk& b) { AppendRaw(b.data, out); },
-            [&](const EndOfMessage& e) { AppendRaw(e.data, out); },
-            [&](const Unknown& u) { AppendCString(u.command, out); },
-            [&](const auto&) {},  // Data, EndOfHeaders, Abort, Quit, K
-        },
-        command);
+    std::visit(Overloaded{
+                   [&](const OptionNegotiation& o) {
+                     AppendBigEndian32(o.version, out);
+                     AppendBigEndian32(o.actions, out);
+                     AppendBigEndian32(o.protocol, out);
+                   },
+                   [&](const DefineMacros& d) {
+                     out->push_back(d.command_code);
+                     AppendRaw(d.pairs.raw(), out);
+                   },
+                   [&](const Connect& c) {
+                     AppendCString(c.hostname, out);
+                     out->push_back(static_cast<char>(c.family));
+                     if (c.family != Family::kUnknown) {
+                       AppendBigEndian16(c.port, out);
+                       AppendCString(c.address, out);
+                     }
+                   },
+                   [&](const Helo& h) { AppendCString(h.name, out); },
+                   [&](const Mail& m) { AppendRaw(m.args.raw(), out); },
+                   [&](const Rcpt& r) { AppendRaw(r.args.raw(), out); },
+                   [&](const Header& h) {
+                     AppendCString(h.name, out);
+                     AppendCString(h.value, out);
+                   },
+                   [&](const BodyChunk& b) { AppendRaw(b.data, out); },
+                   [&](const EndOfMessage& e) { AppendRaw(e.data, out); },
+                   [&](const Unknown& u) { AppendCString(u.command, out); },
+                   [&](const auto&) {},  // Data, EndOfHeaders, Abort, Quit, K
+               },
+               command);
   });
 }
 

@@ -76,47 +76,82 @@ ResponseCode CodeOf(const Response& response) {
 
 const char* CommandName(CommandCode code) {
   switch (code) {
-    case CommandCode::kAbort: return "abort";
-    case CommandCode::kBody: return "body";
-    case CommandCode::kConnect: return "connect";
-    case CommandCode::kMacro: return "define-macro";
-    case CommandCode::kEndOfMessage: return "end-of-message";
-    case CommandCode::kHelo: return "helo";
-    case CommandCode::kQuitNewConnection: return "quit-new-connection";
-    case CommandCode::kHeader: return "header";
-    case CommandCode::kMail: return "envelope-from";
-    case CommandCode::kEndOfHeaders: return "end-of-header";
-    case CommandCode::kOptionNegotiation: return "negotiate";
-    case CommandCode::kQuit: return "quit";
-    case CommandCode::kRcpt: return "envelope-recipient";
-    case CommandCode::kData: return "data";
-    case CommandCode::kUnknown: return "unknown";
+    case CommandCode::kAbort:
+      return "abort";
+    case CommandCode::kBody:
+      return "body";
+    case CommandCode::kConnect:
+      return "connect";
+    case CommandCode::kMacro:
+      return "define-macro";
+    case CommandCode::kEndOfMessage:
+      return "end-of-message";
+    case CommandCode::kHelo:
+      return "helo";
+    case CommandCode::kQuitNewConnection:
+      return "quit-new-connection";
+    case CommandCode::kHeader:
+      return "header";
+    case CommandCode::kMail:
+      return "envelope-from";
+    case CommandCode::kEndOfHeaders:
+      return "end-of-header";
+    case CommandCode::kOptionNegotiation:
+      return "negotiate";
+    case CommandCode::kQuit:
+      return "quit";
+    case CommandCode::kRcpt:
+      return "envelope-recipient";
+    case CommandCode::kData:
+      return "data";
+    case CommandCode::kUnknown:
+      return "unknown";
   }
   return "?";
 }
 
 const char* ResponseName(ResponseCode code) {
   switch (code) {
-    case ResponseCode::kAddRecipient: return "add-recipient";
-    case ResponseCode::kDeleteRecipient: return "delete-recipient";
-    case ResponseCode::kAddRecipientWithArgs: return "add-recipient-with-args";
-    case ResponseCode::kShutdown: return "shutdown";
-    case ResponseCode::kAccept: return "accept";
-    case ResponseCode::kReplaceBody: return "replace-body";
-    case ResponseCode::kContinue: return "continue";
-    case ResponseCode::kDiscard: return "discard";
-    case ResponseCode::kChangeFrom: return "change-from";
-    case ResponseCode::kConnectionFail: return "connection-fail";
-    case ResponseCode::kAddHeader: return "add-header";
-    case ResponseCode::kInsertHeader: return "insert-header";
-    case ResponseCode::kChangeHeader: return "change-header";
-    case ResponseCode::kOptionNegotiation: return "negotiate-reply";
-    case ResponseCode::kProgress: return "progress";
-    case ResponseCode::kQuarantine: return "quarantine";
-    case ResponseCode::kReject: return "reject";
-    case ResponseCode::kSkip: return "skip";
-    case ResponseCode::kTempfail: return "temporary-failure";
-    case ResponseCode::kReplyCode: return "reply-code";
+    case ResponseCode::kAddRecipient:
+      return "add-recipient";
+    case ResponseCode::kDeleteRecipient:
+      return "delete-recipient";
+    case ResponseCode::kAddRecipientWithArgs:
+      return "add-recipient-with-args";
+    case ResponseCode::kShutdown:
+      return "shutdown";
+    case ResponseCode::kAccept:
+      return "accept";
+    case ResponseCode::kReplaceBody:
+      return "replace-body";
+    case ResponseCode::kContinue:
+      return "continue";
+    case ResponseCode::kDiscard:
+      return "discard";
+    case ResponseCode::kChangeFrom:
+      return "change-from";
+    case ResponseCode::kConnectionFail:
+      return "connection-fail";
+    case ResponseCode::kAddHeader:
+      return "add-header";
+    case ResponseCode::kInsertHeader:
+      return "insert-header";
+    case ResponseCode::kChangeHeader:
+      return "change-header";
+    case ResponseCode::kOptionNegotiation:
+      return "negotiate-reply";
+    case ResponseCode::kProgress:
+      return "progress";
+    case ResponseCode::kQuarantine:
+      return "quarantine";
+    case ResponseCode::kReject:
+      return "reject";
+    case ResponseCode::kSkip:
+      return "skip";
+    case ResponseCode::kTempfail:
+      return "temporary-failure";
+    case ResponseCode::kReplyCode:
+      return "reply-code";
   }
   return "?";
 }

@@ -29,14 +29,14 @@ absl::StatusOr<NegotiatedOptions> NegotiateAsFilter(
   }
   uint32_t mta_actions =
       mta_offer.actions == 0 ? action::kVersion1Default : mta_offer.actions;
-  uint32_t mta_protocol = mta_offer.protocol == 0 ? protocol::kVersion1Default
-                                                  : mta_offer.protocol;
+  uint32_t mta_protocol =
+      mta_offer.protocol == 0 ? protocol::kVersion1Default : mta_offer.protocol;
   NegotiatedOptions out;
   out.version = std::min({mta_offer.version, request.version, kMaxVersion});
   if ((request.actions & mta_actions) != request.actions) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "MTA does not offer the actions the filter needs: ",
-        ActionFlagsToString(request.actions & ~mta_actions)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("MTA does not offer the actions the filter needs: ",
+                     ActionFlagsToString(request.actions & ~mta_actions)));
   }
   out.actions = request.actions;
 

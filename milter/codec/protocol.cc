@@ -69,14 +69,22 @@ std::string FlagsToString(uint32_t flags, const FlagName (&names)[N]) {
 
 int MacroStageForCommand(char command_code) {
   switch (command_code) {
-    case 'C': return static_cast<int>(MacroStage::kConnect);
-    case 'H': return static_cast<int>(MacroStage::kHelo);
-    case 'M': return static_cast<int>(MacroStage::kMail);
-    case 'R': return static_cast<int>(MacroStage::kRcpt);
-    case 'T': return static_cast<int>(MacroStage::kData);
-    case 'E': return static_cast<int>(MacroStage::kEndOfMessage);
-    case 'N': return static_cast<int>(MacroStage::kEndOfHeaders);
-    default: return -1;
+    case 'C':
+      return static_cast<int>(MacroStage::kConnect);
+    case 'H':
+      return static_cast<int>(MacroStage::kHelo);
+    case 'M':
+      return static_cast<int>(MacroStage::kMail);
+    case 'R':
+      return static_cast<int>(MacroStage::kRcpt);
+    case 'T':
+      return static_cast<int>(MacroStage::kData);
+    case 'E':
+      return static_cast<int>(MacroStage::kEndOfMessage);
+    case 'N':
+      return static_cast<int>(MacroStage::kEndOfHeaders);
+    default:
+      return -1;
   }
 }
 
@@ -88,8 +96,8 @@ char CommandForMacroStage(MacroStage stage) {
 
 const char* MacroStageName(MacroStage stage) {
   static constexpr const char* kNames[kNumMacroStages] = {
-      "connect", "helo", "envelope-from", "envelope-recipient",
-      "data", "end-of-message", "end-of-header"};
+      "connect", "helo",           "envelope-from", "envelope-recipient",
+      "data",    "end-of-message", "end-of-header"};
   int i = static_cast<int>(stage);
   return i >= 0 && i < kNumMacroStages ? kNames[i] : "?";
 }

@@ -43,8 +43,8 @@ absl::Status CheckEnhanced(std::string_view code, std::string_view enhanced) {
 bool IsEnhancedStatusCode(std::string_view s) {
   std::vector<absl::string_view> parts = absl::StrSplit(Absl(s), '.');
   if (parts.size() != 3) return false;
-  if (parts[0].size() != 1 || (parts[0][0] != '2' && parts[0][0] != '4' &&
-                               parts[0][0] != '5')) {
+  if (parts[0].size() != 1 ||
+      (parts[0][0] != '2' && parts[0][0] != '4' && parts[0][0] != '5')) {
     return false;
   }
   for (int i = 1; i < 3; ++i) {
@@ -98,9 +98,9 @@ absl::StatusOr<ParsedReply> ParseReply(std::string_view text) {
     absl::string_view line = lines[i];
     bool last = i + 1 == lines.size();
     if (line.size() < 3 || (line.size() > 3 && line[3] != (last ? ' ' : '-'))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "reply line ", i + 1, " does not start with \"ddd",
-          last ? " " : "-", "\": \"", line, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("reply line ", i + 1, " does not start with \"ddd",
+                       last ? " " : "-", "\": \"", line, "\""));
     }
     std::string_view code(line.data(), 3);
     if (i == 0) {
