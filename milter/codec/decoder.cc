@@ -366,6 +366,7 @@ absl::StatusOr<Response> ParseResponse(char code, std::string_view payload) {
 
 template <typename Message>
 void Decoder<Message>::Feed(std::string_view bytes) {
+  if (!error_.ok()) return;  // failed for good: keep no (dangling) view
   if (!input_.empty()) {
     // The previous input was not drained; keep it before the new bytes.
     buffer_.append(input_.data(), input_.size());
@@ -424,7 +425,7 @@ absl::StatusOr<std::optional<Message>> Decoder<Message>::Next() {
     absl::StatusOr<size_t> length = ReadLength(buffer_.data());
     if (!length.ok()) return Fail(length.status());
     size_t total = kLengthBytes + 1 + *length;
-    Take(total - buffer_.size());
+    if (buffer_.size() < total) Take(total - buffer_.size());
     if (buffer_.size() < total) return std::nullopt;
     packet = buffer_.data();
     payload_size = *length;

@@ -53,7 +53,10 @@ void EncodeCommand(const Command& command, std::string* out) {
                      AppendBigEndian32(o.protocol, out);
                    },
                    [&](const DefineMacros& d) {
-                     out->push_back(d.command_code);
+                     // An empty 'D' (no code, no pairs) stays empty.
+                     if (d.command_code != 0 || !d.pairs.empty()) {
+                       out->push_back(d.command_code);
+                     }
                      AppendRaw(d.pairs.raw(), out);
                    },
                    [&](const Connect& c) {
