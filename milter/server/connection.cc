@@ -1,0 +1,180 @@
+#include "milter/server/connection.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asio/generic/stream_protocol.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/local/stream_protocol.hpp"
+#include "asio/redirect_error.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/use_awaitable.hpp"
+
+namespace milter::server {
+
+struct Connection::State {
+  explicit State(asio::any_io_executor executor)
+      : socket(executor), timer(executor) {}
+  asio::generic::stream_protocol::socket socket;
+  asio::steady_timer timer;
+  uint64_t generation = 0;
+  bool timed_out = false;
+};
+
+namespace {
+
+absl::Status FromError(const asio::error_code& ec, std::string_view what) {
+  std::string message = absl::StrCat(
+      absl::string_view(what.data(), what.size()), ": ", ec.message());
+  if (ec == asio::error::eof) {
+    return absl::UnavailableError(
+        absl::StrCat(absl::string_view(what.data(), what.size()),
+                     ": the filter closed the connection"));
+  }
+  return absl::UnavailableError(message);
+}
+
+}  // namespace
+
+// Arms the timer for one operation; on expiry the socket's pending operations
+// are cancelled. Disarmed (and stale expiries ignored) by the destructor.
+class TimeoutGuard {
+ public:
+  TimeoutGuard(const std::shared_ptr<Connection::State>& state,
+               absl::Duration timeout)
+      : state_(state.get()) {
+    uint64_t generation = ++state_->generation;
+    state_->timed_out = false;
+    state_->timer.expires_after(absl::ToChronoNanoseconds(timeout));
+    state_->timer.async_wait([weak = std::weak_ptr<Connection::State>(state),
+                              generation](const asio::error_code& ec) {
+      if (ec) return;
+      std::shared_ptr<Connection::State> s = weak.lock();
+      if (!s || s->generation != generation) return;
+      s->timed_out = true;
+      asio::error_code ignored;
+      s->socket.cancel(ignored);
+    });
+  }
+  ~TimeoutGuard() {
+    ++state_->generation;
+    state_->timer.cancel();
+  }
+  bool timed_out() const { return state_->timed_out; }
+
+ private:
+  Connection::State* state_;
+};
+
+Connection::Connection(asio::any_io_executor executor)
+    : state_(std::make_shared<State>(std::move(executor))) {}
+
+Connection::~Connection() { Close(); }
+
+bool Connection::is_open() const { return state_->socket.is_open(); }
+
+void Connection::Close() {
+  asio::error_code ignored;
+  if (state_->socket.is_open()) state_->socket.close(ignored);
+}
+
+size_t Connection::Available() {
+  asio::error_code ec;
+  size_t n = state_->socket.available(ec);
+  return ec ? 0 : n;
+}
+
+asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
+                                                  absl::Duration timeout) {
+  std::vector<asio::generic::stream_protocol::endpoint> endpoints;
+  if (spec.kind == net::SocketSpec::Kind::kUnix) {
+    endpoints.emplace_back(asio::local::stream_protocol::endpoint(spec.path));
+  } else {
+    absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> resolved =
+        net::ResolveTcp(spec, /*for_listening=*/false);
+    if (!resolved.ok()) co_return resolved.status();
+    for (const auto& e : *resolved) endpoints.emplace_back(e);
+  }
+  absl::Status last = absl::UnavailableError("no address to connect to");
+  for (const auto& endpoint : endpoints) {
+    Close();
+    asio::error_code ec;
+    bool timed_out;
+    {
+      TimeoutGuard guard(state_, timeout);
+      co_await state_->socket.async_connect(
+          endpoint, asio::redirect_error(asio::use_awaitable, ec));
+      timed_out = guard.timed_out();
+    }
+    if (!ec) {
+      if (spec.kind != net::SocketSpec::Kind::kUnix) {
+        asio::error_code ignored;
+        state_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      }
+      state_->socket.non_blocking(true, ec);
+      if (!ec) co_return absl::OkStatus();
+    }
+    if (timed_out) {
+      last = absl::DeadlineExceededError(
+          absl::StrCat("connecting to ", spec.ToString(), ": timed out after ",
+                       absl::FormatDuration(timeout)));
+    } else {
+      last = FromError(ec, absl::StrCat("connecting to ", spec.ToString()));
+    }
+  }
+  Close();
+  co_return last;
+}
+
+asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
+                                                absl::Duration timeout) {
+  auto& socket = state_->socket;
+  while (!bytes.empty()) {
+    asio::error_code ec;
+    // Try at once; the socket is non-blocking, so this never waits.
+    size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (!ec) {
+      bytes.remove_prefix(n);
+      continue;
+    }
+    if (ec != asio::error::would_block && ec != asio::error::try_again) {
+      co_return FromError(ec, "writing to the filter");
+    }
+    TimeoutGuard guard(state_, timeout);
+    co_await socket.async_wait(asio::socket_base::wait_write,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (guard.timed_out()) {
+      co_return absl::DeadlineExceededError(
+          absl::StrCat("writing to the filter: timed out after ",
+                       absl::FormatDuration(timeout)));
+    }
+    if (ec) co_return FromError(ec, "writing to the filter");
+  }
+  co_return absl::OkStatus();
+}
+
+asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
+    char* buffer, size_t size, absl::Duration timeout) {
+  auto& socket = state_->socket;
+  TimeoutGuard guard(state_, timeout);
+  while (true) {
+    asio::error_code ec;
+    co_await socket.async_wait(asio::socket_base::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (guard.timed_out()) {
+      co_return absl::DeadlineExceededError(
+          absl::StrCat("waiting for the filter: no answer within ",
+                       absl::FormatDuration(timeout)));
+    }
+    if (ec) co_return FromError(ec, "reading from the filter");
+    size_t n = socket.read_some(asio::buffer(buffer, size), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      continue;
+    }
+    if (ec) co_return FromError(ec, "reading from the filter");
+    co_return n;
+  }
+}
+
+}  // namespace milter::server

@@ -1,0 +1,62 @@
+// The byte stream of an MTA-side (server) session: a non-blocking stream
+// socket to a filter (Unix or TCP) with a timeout on every operation, for
+// C++20 coroutines on one asio executor. Errors are absl::Status values:
+// DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for a refused, reset or closed
+// connection. No thread per connection and no read buffer per connection:
+// reads wait for readability and then copy into a caller's (typically
+// per-thread) buffer.
+//
+// Not thread-safe: use one Connection from one executor (strand) at a time.
+
+#ifndef MILTER_SERVER_CONNECTION_H_
+#define MILTER_SERVER_CONNECTION_H_
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/awaitable.hpp"
+#include "milter/net/socket_spec.h"
+
+namespace milter::server {
+
+class Connection {
+ public:
+  explicit Connection(asio::any_io_executor executor);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects to `spec` (each resolved address in turn for TCP).
+  asio::awaitable<absl::Status> Connect(const net::SocketSpec& spec,
+                                        absl::Duration timeout);
+
+  // Writes all of `bytes`.
+  asio::awaitable<absl::Status> Write(std::string_view bytes,
+                                      absl::Duration timeout);
+
+  // Waits until data (or end of stream) is readable, then reads what is there
+  // into `buffer` (up to `size` bytes). Returns the byte count, or UNAVAILABLE
+  // at end of stream.
+  asio::awaitable<absl::StatusOr<size_t>> ReadSome(char* buffer, size_t size,
+                                                   absl::Duration timeout);
+
+  // Bytes readable right now without waiting.
+  size_t Available();
+
+  bool is_open() const;
+  void Close();
+
+  struct State;  // socket and timer; shared with pending timeout handlers
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace milter::server
+
+#endif  // MILTER_SERVER_CONNECTION_H_

@@ -1,0 +1,149 @@
+#include "milter/server/fake_filter.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "milter/codec/byte_order.h"
+#include "milter/codec/decoder.h"
+#include "milter/codec/encoder.h"
+
+namespace milter::server::testing {
+namespace {
+
+bool ReadFully(int fd, char* out, size_t n) {
+  while (n > 0) {
+    ssize_t got = ::read(fd, out, n);
+    if (got <= 0) return false;
+    out += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+// Not $TEST_TMPDIR: Bazel's is longer than a Unix socket path may be.
+std::string TempDir() { return "/tmp"; }
+
+}  // namespace
+
+codec::Command Packet::Parse() const {
+  auto parsed = codec::ParseCommand(code, payload);
+  if (!parsed.ok()) return codec::Abort{};
+  return *parsed;
+}
+
+std::optional<Packet> FilterConnection::Read() {
+  char prefix[4];
+  if (!ReadFully(fd_, prefix, 4)) return std::nullopt;
+  uint32_t length = codec::LoadBigEndian32(prefix);
+  if (length == 0 || length > 4 * 1024 * 1024) return std::nullopt;
+  Packet packet;
+  if (!ReadFully(fd_, &packet.code, 1)) return std::nullopt;
+  packet.payload.resize(length - 1);
+  if (!ReadFully(fd_, packet.payload.data(), length - 1)) return std::nullopt;
+  received_.push_back(packet);
+  return packet;
+}
+
+std::optional<Packet> FilterConnection::ReadUntil(char code) {
+  while (true) {
+    std::optional<Packet> packet = Read();
+    if (!packet || packet->code == code) return packet;
+  }
+}
+
+void FilterConnection::SendRaw(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void FilterConnection::Send(const codec::Response& response) {
+  SendRaw(codec::Encode(response));
+}
+
+bool FilterConnection::Negotiate(
+    uint32_t version, uint32_t actions, uint32_t protocol,
+    std::vector<std::pair<int, std::string>> symbol_lists) {
+  std::optional<Packet> o = ReadUntil('O');
+  if (!o) return false;
+  codec::OptionNegotiationReply reply;
+  reply.version = version;
+  reply.actions = actions;
+  reply.protocol = protocol;
+  for (const auto& [stage, list] : symbol_lists) {
+    reply.symbol_lists[stage] = list;
+  }
+  Send(reply);
+  return true;
+}
+
+void FilterConnection::Reset() {
+  struct linger l = {1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  Close();
+}
+
+void FilterConnection::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string FilterConnection::Codes() const {
+  std::string codes;
+  for (const Packet& p : received_) codes += p.code;
+  return codes;
+}
+
+FakeFilter::FakeFilter(Script script) {
+  static std::atomic<int> counter{0};
+  path_ = TempDir() + "/fake-filter-" + std::to_string(::getpid()) + "-" +
+          std::to_string(counter++) + ".sock";
+  spec_ = "unix:" + path_;
+  ::unlink(path_.c_str());
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address = {};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address),
+             sizeof(address)) != 0 ||
+      ::listen(listen_fd_, 8) != 0) {
+    std::abort();
+  }
+  thread_ = std::thread([this, script = std::move(script)] {
+    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    timeval tv = {10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    FilterConnection connection(fd);
+    script(connection);
+    connection.Close();
+    std::lock_guard<std::mutex> lock(mu_);
+    codes_ = connection.Codes();
+  });
+}
+
+std::string FakeFilter::Join() {
+  if (!joined_) {
+    // Unblock accept() if nobody connected.
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    joined_ = true;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return codes_;
+}
+
+FakeFilter::~FakeFilter() {
+  Join();
+  ::close(listen_fd_);
+  ::unlink(path_.c_str());
+}
+
+}  // namespace milter::server::testing

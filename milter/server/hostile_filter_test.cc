@@ -1,0 +1,305 @@
+// Hostile filters: every misbehaviour ends the session with a clear error
+// status, never a crash or a hang.
+
+#include <chrono>
+#include <future>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "milter/codec/byte_order.h"
+#include "milter/codec/encoder.h"
+#include "milter/server/blocking_session.h"
+#include "milter/server/fake_filter.h"
+
+namespace milter::server {
+namespace {
+
+using testing::FakeFilter;
+using testing::FilterConnection;
+namespace action = codec::action;
+namespace protocol = codec::protocol;
+
+SessionOptions Fast() {
+  SessionOptions options;
+  options.read_timeout = absl::Milliseconds(300);
+  options.write_timeout = absl::Milliseconds(300);
+  options.end_of_message_timeout = absl::Milliseconds(300);
+  options.connect_timeout = absl::Milliseconds(300);
+  return options;
+}
+
+std::string Length(uint32_t n) {
+  std::string out;
+  codec::AppendBigEndian32(n, &out);
+  return out;
+}
+
+TEST(HostileFilterTest, GarbageInsteadOfNegotiation) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.ReadUntil('O');
+    c.SendRaw("HTTP/1.1 400 Bad Request\r\n\r\n");
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  absl::Status status = s.Open(filter.spec());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("negotiation"), std::string::npos);
+}
+
+TEST(HostileFilterTest, UnknownResponseCode) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    std::string raw;
+    codec::EncodeRaw('Z', "junk", &raw);
+    c.SendRaw(raw);
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  // The session stays failed with the same error.
+  EXPECT_EQ(s.Mail("<a@b>").status(), v.status());
+  EXPECT_EQ(s.Quit(), v.status());
+}
+
+TEST(HostileFilterTest, FourGigabyteLength) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    c.SendRaw(Length(0xFFFFFFFFu) + "c");
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("exceeds"), std::string::npos)
+      << v.status();
+}
+
+TEST(HostileFilterTest, ZeroLength) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    c.SendRaw(Length(0));
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  EXPECT_FALSE(s.Helo("x").ok());
+}
+
+TEST(HostileFilterTest, ReplyToANoReplyStage) {
+  std::promise<void> stray_sent;
+  FakeFilter filter([&](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyHeader);
+    c.ReadUntil('L');
+    c.Send(codec::Continue{});  // not allowed: NR_HDR negotiated
+    stray_sent.set_value();
+    c.ReadUntil('N');
+    c.Send(codec::Continue{});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  ASSERT_TRUE(s.Header("Subject", "x").ok());
+  stray_sent.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto v = s.EndOfHeaders();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(v.status().message().find("nobody asked for"), std::string::npos)
+      << v.status();
+}
+
+TEST(HostileFilterTest, TwoAnswersToOneStage) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    std::string both =
+        codec::Encode(codec::Continue{}) + codec::Encode(codec::Continue{});
+    c.SendRaw(both);
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HostileFilterTest, ModificationBeforeEndOfMessage) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, action::kAll, 0);
+    c.ReadUntil('H');
+    c.Send(codec::AddHeader{"X-Early", "1"});
+    c.Send(codec::Continue{});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("before end of message"),
+            std::string::npos)
+      << v.status();
+}
+
+TEST(HostileFilterTest, QuarantineBeforeEndOfMessage) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, action::kAll, 0);
+    c.ReadUntil('M');
+    c.Send(codec::Quarantine{"x"});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  EXPECT_FALSE(s.Mail("<a@b>").ok());
+}
+
+TEST(HostileFilterTest, ModificationNotNegotiated) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, action::kAddHeaders, 0);
+    c.ReadUntil('E');
+    c.Send(codec::ReplaceBody{"x"});
+    c.Send(codec::Continue{});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto eom = s.EndOfMessage();
+  ASSERT_FALSE(eom.ok());
+  EXPECT_NE(eom.status().message().find("without negotiating"),
+            std::string::npos)
+      << eom.status();
+}
+
+TEST(HostileFilterTest, NegotiationBeyondTheOffer) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0x7FFFFFFF, 0);
+    c.Read();
+  });
+  SessionOptions options = Fast();
+  options.actions = action::kAddHeaders;
+  BlockingSession s(options);
+  EXPECT_FALSE(s.Open(filter.spec()).ok());
+}
+
+TEST(HostileFilterTest, BadReplyCodeText) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('M');
+    c.Send(codec::ReplyCode{"250 fine"});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  EXPECT_FALSE(s.Mail("<a@b>").ok());
+}
+
+TEST(HostileFilterTest, SkipOutsideTheBody) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kSkip);
+    c.ReadUntil('M');
+    c.Send(codec::Skip{});
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  EXPECT_FALSE(s.Mail("<a@b>").ok());
+}
+
+TEST(HostileFilterTest, SilencePastTheTimeout) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    c.Read();  // says nothing until the MTA gives up
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto start = std::chrono::steady_clock::now();
+  auto v = s.Helo("x");
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << v.status();
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+}
+
+TEST(HostileFilterTest, SilenceAtEndOfMessage) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('E');
+    c.Send(codec::Progress{});  // progress, then nothing
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto eom = s.EndOfMessage();
+  ASSERT_FALSE(eom.ok());
+  EXPECT_EQ(eom.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(HostileFilterTest, SilenceDuringNegotiation) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.ReadUntil('O');
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  EXPECT_EQ(s.Open(filter.spec()).code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(HostileFilterTest, ResetConnection) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    c.Reset();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kUnavailable) << v.status();
+}
+
+TEST(HostileFilterTest, CloseInsideAPacket) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    c.SendRaw(Length(100) + "h" + "X-Partial");
+    c.Close();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Helo("x");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kUnavailable) << v.status();
+}
+
+TEST(HostileFilterTest, FilterThatNeverReadsBlocksWritesUntilTimeout) {
+  std::promise<void> done;
+  FakeFilter filter([&](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyBody);
+    done.get_future().wait();  // reads nothing more
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  std::string body(64 * 1024 * 1024, 'x');
+  auto v = s.Body(body);
+  done.set_value();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << v.status();
+}
+
+TEST(HostileFilterTest, NothingListening) {
+  BlockingSession s(Fast());
+  absl::Status status = s.Open("unix:/nonexistent/filter.sock");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+}
+
+}  // namespace
+}  // namespace milter::server

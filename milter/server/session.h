@@ -1,0 +1,154 @@
+// An MTA-side ("server") milter session: this process plays the MTA and talks
+// to one filter over one connection, as asio C++20 coroutines. Many sessions
+// share one event loop; none needs a thread.
+//
+//   Session session(executor, options);
+//   absl::Status s = co_await session.Open(spec);        // connect+negotiate
+//   absl::StatusOr<Verdict> v = co_await session.Helo("mx.example.net", {});
+//   ...
+//   absl::StatusOr<EndOfMessageResult> r = co_await session.EndOfMessage({});
+//   co_await session.Quit();
+//
+// Each stage returns the filter's verdict. A stage the filter negotiated away
+// (a "don't send" flag) is not sent and yields continue; a stage it will not
+// answer (a "no reply" flag) is sent and yields continue without waiting.
+// Macros are sent before their stage's command, limited to the filter's symbol
+// list for that stage when it set one.
+//
+// Errors: any protocol violation by the filter (garbage, an oversized length,
+// unsolicited data such as a reply to a no-reply stage, a modification before
+// end of message or one it did not negotiate, an answer that does not fit the
+// stage), a timeout or a lost connection ends the session: the connection is
+// closed and that call and every later one return the error status.
+//
+// Arguments passed by reference must stay valid until the co_await completes.
+// Not thread-safe: drive one Session from one executor (strand).
+
+#ifndef MILTER_SERVER_SESSION_H_
+#define MILTER_SERVER_SESSION_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/awaitable.hpp"
+#include "milter/codec/decoder.h"
+#include "milter/codec/negotiation.h"
+#include "milter/codec/protocol.h"
+#include "milter/net/socket_spec.h"
+#include "milter/server/connection.h"
+#include "milter/server/session_options.h"
+#include "milter/server/verdict.h"
+
+namespace milter::server {
+
+// Macros for one stage: name ("i" or "{daemon_name}") and value.
+using Macros = std::vector<std::pair<std::string, std::string>>;
+
+// The SMTP client's connection as the connect stage reports it.
+struct ConnectInfo {
+  std::string hostname = "localhost";
+  codec::Family family = codec::Family::kInet;
+  uint16_t port = 0;
+  std::string address;  // "192.0.2.1", "IPv6:2001:db8::1", "/path"
+};
+
+class Session {
+ public:
+  Session(asio::any_io_executor executor, SessionOptions options);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Connects to `spec` and negotiates.
+  asio::awaitable<absl::Status> Open(const net::SocketSpec& spec);
+  asio::awaitable<absl::Status> Connect(const net::SocketSpec& spec);
+  // Sends the option negotiation offer and checks the filter's reply. Also
+  // starts a new session on the same connection after QuitNewConnection().
+  asio::awaitable<absl::Status> Negotiate();
+
+  // The stages, in protocol order. `args` are ESMTP arguments ("SIZE=10").
+  asio::awaitable<absl::StatusOr<Verdict>> ConnectStage(const ConnectInfo& info,
+                                                        const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Helo(std::string_view name,
+                                                const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Mail(
+      std::string_view address, const std::vector<std::string>& args,
+      const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Rcpt(
+      std::string_view address, const std::vector<std::string>& args,
+      const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Data(const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Unknown(std::string_view command);
+  // `value` as the filter should see it (see HeaderValueForFilter()).
+  asio::awaitable<absl::StatusOr<Verdict>> Header(std::string_view name,
+                                                  std::string_view value);
+  asio::awaitable<absl::StatusOr<Verdict>> EndOfHeaders(const Macros& macros);
+  // One chunk of at most codec::kBodyChunkSize bytes; see also Body().
+  asio::awaitable<absl::StatusOr<Verdict>> BodyChunk(std::string_view chunk);
+  // The whole body in chunks; stops early at the first verdict that is not
+  // continue (skip included, which it returns).
+  asio::awaitable<absl::StatusOr<Verdict>> Body(std::string_view body);
+  asio::awaitable<absl::StatusOr<EndOfMessageResult>> EndOfMessage(
+      const Macros& macros);
+
+  // Ends the current message; the session continues with Mail().
+  asio::awaitable<absl::Status> Abort();
+  // Ends the session and closes the connection.
+  asio::awaitable<absl::Status> Quit();
+  // Ends the session but keeps the connection: call Negotiate() next.
+  asio::awaitable<absl::Status> QuitNewConnection();
+
+  // What negotiation settled (valid once Negotiate() succeeded).
+  const codec::NegotiatedOptions& negotiated() const { return negotiated_; }
+  bool negotiated_ok() const { return negotiated_ok_; }
+  // Whether header values go to the filter with their leading space.
+  bool header_leading_space() const {
+    return (negotiated_.protocol & codec::protocol::kHeaderLeadingSpace) != 0;
+  }
+  // The filter's symbol list for a stage, if it set one.
+  const std::optional<std::string>& symbol_list(codec::MacroStage stage) const {
+    return symbol_lists_[static_cast<int>(stage)];
+  }
+  // The error that ended the session, or OK.
+  const absl::Status& error() const { return error_; }
+  const SessionOptions& options() const { return options_; }
+
+ private:
+  enum class ReplyKind { kStage, kBody, kEndOfMessage };
+
+  // Appends a 'D' packet for `stage` (filtered by its symbol list).
+  void AppendMacros(codec::CommandCode command, codec::MacroStage stage,
+                    const Macros& macros);
+  // Writes out_ and, unless `no_reply_flag` is negotiated, reads the answer.
+  asio::awaitable<absl::StatusOr<Verdict>> SendAndRead(uint32_t no_reply_flag,
+                                                       ReplyKind kind);
+  asio::awaitable<absl::Status> Flush(absl::Duration timeout);
+  // Reads responses until a final one; fills `eom` at end of message.
+  asio::awaitable<absl::StatusOr<Verdict>> ReadVerdict(ReplyKind kind,
+                                                       absl::Duration timeout,
+                                                       EndOfMessageResult* eom);
+  // Ends the session with `status` (closes the connection) and returns it.
+  absl::Status Fail(absl::Status status);
+  absl::Status CheckUsable(bool need_negotiated) const;
+
+  SessionOptions options_;
+  Connection connection_;
+  codec::ResponseDecoder decoder_;
+  codec::NegotiatedOptions negotiated_;
+  bool negotiated_ok_ = false;
+  bool body_skipped_ = false;
+  std::array<std::optional<std::string>, codec::kNumMacroStages> symbol_lists_;
+  std::string out_;  // packets to write
+  absl::Status error_;
+};
+
+}  // namespace milter::server
+
+#endif  // MILTER_SERVER_SESSION_H_
