@@ -1,0 +1,79 @@
+#include "examples/sample/sample_filter.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
+namespace sample {
+namespace {
+
+absl::string_view A(std::string_view s) { return {s.data(), s.size()}; }
+
+// "<user@Example.org>" -> "Example.org"; "" if there is no '@'.
+std::string DomainOf(std::string_view address) {
+  size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return "";
+  std::string_view domain = address.substr(at + 1);
+  while (!domain.empty() && (domain.back() == '>' || domain.back() == ' ')) {
+    domain.remove_suffix(1);
+  }
+  return std::string(domain);
+}
+
+}  // namespace
+
+void SampleFilter::ResetMessage() {
+  first_rcpt_domain_.reset();
+  subject_.reset();
+}
+
+asio::awaitable<milter::client::Status> SampleFilter::OnMailFrom(
+    Context& ctx, std::string_view address, milter::client::EsmtpArgs) {
+  ResetMessage();
+  if (absl::EqualsIgnoreCase(A(address), "<reject@example.com>") ||
+      absl::EqualsIgnoreCase(A(address), "reject@example.com")) {
+    (void)ctx.SetReply("550", "5.7.1", "Sender rejected by the sample filter");
+    co_return Status::kReject;
+  }
+  co_return Status::kContinue;
+}
+
+asio::awaitable<milter::client::Status> SampleFilter::OnRcptTo(
+    Context&, std::string_view address, milter::client::EsmtpArgs) {
+  if (!first_rcpt_domain_) first_rcpt_domain_ = DomainOf(address);
+  co_return Status::kContinue;
+}
+
+asio::awaitable<milter::client::Status> SampleFilter::OnHeader(
+    Context&, std::string_view name, std::string_view value) {
+  if (!subject_ && absl::EqualsIgnoreCase(A(name), "Subject")) {
+    subject_ = std::string(value);
+  }
+  co_return Status::kContinue;
+}
+
+asio::awaitable<milter::client::Status> SampleFilter::OnEndOfMessage(
+    Context& ctx) {
+  std::string subject = subject_.value_or("");
+  if (absl::StrContains(subject, "NOMOD")) {
+    ResetMessage();
+    co_return Status::kAccept;
+  }
+  bool ok = ctx.AddHeader("X-Sample", "yes").ok();
+  ok &= ctx.ChangeHeader("Subject", 1, "[sample] " + subject).ok();
+  if (first_rcpt_domain_ && !first_rcpt_domain_->empty()) {
+    ok &= ctx.AddRecipient("<added@" + *first_rcpt_domain_ + ">").ok();
+  }
+  if (absl::StrContains(subject, "REPLACE")) {
+    ok &= ctx.ReplaceBody("replaced\r\n").ok();
+  }
+  ResetMessage();
+  // A modification the MTA did not grant: better no mail than a wrong one.
+  co_return ok ? Status::kContinue : Status::kTempfail;
+}
+
+asio::awaitable<void> SampleFilter::OnAbort(Context&) {
+  ResetMessage();
+  co_return;
+}
+
+}  // namespace sample

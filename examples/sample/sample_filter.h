@@ -1,0 +1,45 @@
+// The example filter (behaviour fixed by issue 3; end-to-end tests rely on
+// it):
+//  - MAIL FROM <reject@example.com>: reply "550 5.7.1 ..." and reject.
+//  - End of message: add "X-Sample: yes"; change Subject to "[sample] " +
+//    the old subject; add recipient <added@D>, D the domain of the first RCPT
+//    TO; if the subject contains REPLACE, replace the body with
+//    "replaced\r\n".
+//  - Subject containing NOMOD: accept at end of message with no change.
+// A coroutine filter: every callback stays on the event loop.
+
+#ifndef EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
+#define EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "milter/client/filter.h"
+
+namespace sample {
+
+class SampleFilter : public milter::client::CoroutineFilter {
+ public:
+  using Context = milter::client::Context;
+  using Status = milter::client::Status;
+
+  asio::awaitable<Status> OnMailFrom(Context& ctx, std::string_view address,
+                                     milter::client::EsmtpArgs) override;
+  asio::awaitable<Status> OnRcptTo(Context& ctx, std::string_view address,
+                                   milter::client::EsmtpArgs) override;
+  asio::awaitable<Status> OnHeader(Context& ctx, std::string_view name,
+                                   std::string_view value) override;
+  asio::awaitable<Status> OnEndOfMessage(Context& ctx) override;
+  asio::awaitable<void> OnAbort(Context& ctx) override;
+
+ private:
+  void ResetMessage();
+
+  std::optional<std::string> first_rcpt_domain_;
+  std::optional<std::string> subject_;
+};
+
+}  // namespace sample
+
+#endif  // EXAMPLES_SAMPLE_SAMPLE_FILTER_H_

@@ -1,0 +1,221 @@
+#include "milter/client/context.h"
+
+#include "absl/strings/str_cat.h"
+#include "milter/codec/reply.h"
+
+namespace milter::client {
+
+namespace action = codec::action;
+
+const char* StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kNone:
+      return "none";
+    case Stage::kNegotiate:
+      return "negotiate";
+    case Stage::kConnect:
+      return "connect";
+    case Stage::kHelo:
+      return "helo";
+    case Stage::kMail:
+      return "envelope-from";
+    case Stage::kRcpt:
+      return "envelope-recipient";
+    case Stage::kData:
+      return "data";
+    case Stage::kUnknown:
+      return "unknown";
+    case Stage::kHeader:
+      return "header";
+    case Stage::kEndOfHeaders:
+      return "end-of-headers";
+    case Stage::kBody:
+      return "body";
+    case Stage::kEndOfMessage:
+      return "end-of-message";
+    case Stage::kAbort:
+      return "abort";
+    case Stage::kClose:
+      return "close";
+  }
+  return "unknown";
+}
+
+std::string_view Context::MacroOr(std::string_view name,
+                                  std::string_view fallback) const {
+  std::optional<std::string_view> v = macros_.Get(name);
+  return v ? *v : fallback;
+}
+
+absl::Status Context::SetReply(std::string_view code, std::string_view enhanced,
+                               std::string_view text) {
+  std::string_view lines[] = {text};
+  return SetMultilineReply(code, enhanced, lines);
+}
+
+absl::Status Context::SetMultilineReply(
+    std::string_view code, std::string_view enhanced,
+    absl::Span<const std::string_view> lines) {
+  absl::StatusOr<std::string> formatted =
+      codec::FormatReply(code, enhanced, lines);
+  if (!formatted.ok()) return formatted.status();
+  reply_ = *std::move(formatted);
+  return absl::OkStatus();
+}
+
+absl::Status Context::Progress() {
+  if (stage_ == Stage::kNone || stage_ == Stage::kClose ||
+      stage_ == Stage::kAbort || stage_ == Stage::kNegotiate) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("progress is not allowed at ", StageName(stage_)));
+  }
+  if (progress_sink_) progress_sink_();
+  return absl::OkStatus();
+}
+
+absl::Status Context::CheckModification(const char* what,
+                                        uint32_t needed) const {
+  if (stage_ != Stage::kEndOfMessage) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " is only allowed at end of message, not at ",
+                     StageName(stage_)));
+  }
+  if ((negotiated_.actions & needed) != needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " needs the action ", codec::ActionFlagsToString(needed),
+        ", which was not negotiated"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+absl::string_view A(std::string_view s) { return {s.data(), s.size()}; }
+absl::Status CheckHeaderName(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty header name");
+  for (char c : name) {
+    if (c == ':' || c == '\0' || c == '\r' || c == '\n' ||
+        static_cast<unsigned char>(c) <= ' ') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid header name \"", A(name), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+absl::Status CheckNoNul(std::string_view what, std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(A(what), " contains NUL"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+std::string_view Context::OutgoingHeaderValue(std::string_view value) const {
+  if ((negotiated_.emulated & codec::protocol::kHeaderLeadingSpace) &&
+      !value.empty() && value.front() == ' ') {
+    value.remove_prefix(1);
+  }
+  return value;
+}
+
+absl::Status Context::AddHeader(std::string_view name, std::string_view value) {
+  if (auto s = CheckModification("add-header", action::kAddHeaders); !s.ok())
+    return s;
+  if (auto s = CheckHeaderName(name); !s.ok()) return s;
+  if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  modifications_.push_back(mod::AddHeader{
+      std::string(name), std::string(OutgoingHeaderValue(value))});
+  return absl::OkStatus();
+}
+
+absl::Status Context::InsertHeader(uint32_t index, std::string_view name,
+                                   std::string_view value) {
+  if (auto s = CheckModification("insert-header", action::kAddHeaders); !s.ok())
+    return s;
+  if (auto s = CheckHeaderName(name); !s.ok()) return s;
+  if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  modifications_.push_back(mod::InsertHeader{
+      index, std::string(name), std::string(OutgoingHeaderValue(value))});
+  return absl::OkStatus();
+}
+
+absl::Status Context::ChangeHeader(std::string_view name, uint32_t index,
+                                   std::string_view value) {
+  if (auto s = CheckModification("change-header", action::kChangeHeaders);
+      !s.ok())
+    return s;
+  if (auto s = CheckHeaderName(name); !s.ok()) return s;
+  if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  modifications_.push_back(mod::ChangeHeader{
+      index, std::string(name), std::string(OutgoingHeaderValue(value))});
+  return absl::OkStatus();
+}
+
+absl::Status Context::ChangeFrom(std::string_view address,
+                                 std::string_view args) {
+  if (auto s = CheckModification("change-from", action::kChangeFrom); !s.ok())
+    return s;
+  if (address.empty()) return absl::InvalidArgumentError("empty sender");
+  if (auto s = CheckNoNul("sender", address); !s.ok()) return s;
+  if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
+  mod::ChangeFrom m{std::string(address), std::nullopt};
+  if (!args.empty()) m.args = std::string(args);
+  modifications_.push_back(std::move(m));
+  return absl::OkStatus();
+}
+
+absl::Status Context::AddRecipient(std::string_view address) {
+  if (auto s = CheckModification("add-recipient", action::kAddRecipient);
+      !s.ok())
+    return s;
+  if (address.empty()) return absl::InvalidArgumentError("empty recipient");
+  if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
+  modifications_.push_back(mod::AddRecipient{std::string(address), {}});
+  return absl::OkStatus();
+}
+
+absl::Status Context::AddRecipient(std::string_view address,
+                                   std::string_view args) {
+  if (auto s = CheckModification("add-recipient with ESMTP arguments",
+                                 action::kAddRecipientWithArgs);
+      !s.ok())
+    return s;
+  if (address.empty()) return absl::InvalidArgumentError("empty recipient");
+  if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
+  if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
+  modifications_.push_back(
+      mod::AddRecipient{std::string(address), std::string(args)});
+  return absl::OkStatus();
+}
+
+absl::Status Context::DeleteRecipient(std::string_view address) {
+  if (auto s = CheckModification("delete-recipient", action::kDeleteRecipient);
+      !s.ok())
+    return s;
+  if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
+  modifications_.push_back(mod::DeleteRecipient{std::string(address)});
+  return absl::OkStatus();
+}
+
+absl::Status Context::ReplaceBody(std::string_view data) {
+  if (auto s = CheckModification("replace-body", action::kChangeBody); !s.ok())
+    return s;
+  if (!modifications_.empty()) {
+    if (auto* last = std::get_if<mod::ReplaceBody>(&modifications_.back())) {
+      last->data.append(data);
+      return absl::OkStatus();
+    }
+  }
+  modifications_.push_back(mod::ReplaceBody{std::string(data)});
+  return absl::OkStatus();
+}
+
+absl::Status Context::Quarantine(std::string_view reason) {
+  if (auto s = CheckModification("quarantine", action::kQuarantine); !s.ok())
+    return s;
+  if (reason.empty()) return absl::InvalidArgumentError("empty reason");
+  if (auto s = CheckNoNul("reason", reason); !s.ok()) return s;
+  modifications_.push_back(mod::Quarantine{std::string(reason)});
+  return absl::OkStatus();
+}
+
+}  // namespace milter::client

@@ -1,0 +1,424 @@
+#include "milter/client/engine.h"
+
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "milter/client/worker_call.h"
+#include "milter/codec/encoder.h"
+#include "milter/codec/reply.h"
+
+namespace milter::client {
+namespace {
+
+namespace protocol = codec::protocol;
+using Internal = Context::Internal;
+
+// Calls a sync callback (on the pool) or a coroutine one.
+template <class SyncFn, class CoroFn>
+asio::awaitable<Status> CallFilter(bool sync, const asio::any_io_executor* pool,
+                                   SyncFn sync_fn, CoroFn coro_fn) {
+  if (sync) {
+    co_return co_await internal::CallOnWorker<Status>(pool, sync_fn,
+                                                      Status::kTempfail);
+  }
+  co_return co_await coro_fn();
+}
+
+void AppendArgs(const codec::StringList& list, std::string_view* address,
+                std::vector<std::string_view>* args) {
+  bool first = true;
+  for (std::string_view s : list) {
+    if (first) {
+      *address = s;
+      first = false;
+    } else {
+      args->push_back(s);
+    }
+  }
+}
+
+}  // namespace
+
+Engine::Engine(const FilterFactory* factory, const asio::any_io_executor* pool)
+    : factory_(factory), pool_(pool) {
+  NewFilter();
+}
+
+Engine::~Engine() = default;
+
+void Engine::NewFilter() {
+  std::function<void()> sink;
+  if (context_) sink = std::move(Internal::SetProgressSinkRef(*context_));
+  sync_.reset();
+  coroutine_.reset();
+  if (factory_->is_sync()) {
+    sync_ = factory_->NewSync();
+  } else {
+    coroutine_ = factory_->NewCoroutine();
+  }
+  context_ = std::make_unique<Context>();
+  Internal::SetProgressSink(*context_, std::move(sink));
+  negotiated_ = in_message_ = skipping_body_ = closed_ = false;
+}
+
+void Engine::SetProgressSink(std::function<void()> sink) {
+  Internal::SetProgressSink(*context_, std::move(sink));
+}
+
+size_t Engine::max_payload() const {
+  return negotiated_ ? context_->negotiated().max_payload
+                     : codec::kDefaultMaxPayload;
+}
+
+asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
+    const codec::Command& command, std::string* out) {
+  if (const auto* o = std::get_if<codec::OptionNegotiation>(&command)) {
+    co_return co_await Negotiate(*o, out);
+  }
+  if (!negotiated_) {
+    co_return absl::FailedPreconditionError(
+        absl::StrCat("MTA sent ", codec::CommandName(codec::CodeOf(command)),
+                     " before option negotiation"));
+  }
+  if (const auto* d = std::get_if<codec::DefineMacros>(&command)) {
+    int stage = codec::MacroStageForCommand(d->command_code);
+    if (stage >= 0) {
+      Internal::macros(*context_).SetStage(
+          static_cast<codec::MacroStage>(stage), d->pairs);
+    }
+    co_return After::kContinue;
+  }
+  if (std::holds_alternative<codec::Quit>(command)) {
+    co_await Finish();
+    co_return After::kClose;
+  }
+  if (std::holds_alternative<codec::QuitNewConnection>(command)) {
+    co_await Finish();
+    NewFilter();
+    co_return After::kNewSession;
+  }
+  if (std::holds_alternative<codec::Abort>(command)) {
+    co_await CallAbort();
+    co_return After::kContinue;
+  }
+  char code = static_cast<char>(codec::CodeOf(command));
+  int macro_stage = codec::MacroStageForCommand(code);
+  if (macro_stage >= 0) {
+    Internal::macros(*context_).ClearAbove(
+        static_cast<codec::MacroStage>(macro_stage));
+  }
+  uint32_t no_reply = 0;
+  switch (code) {
+    case 'C':
+      no_reply = protocol::kNoReplyConnect;
+      break;
+    case 'H':
+      no_reply = protocol::kNoReplyHelo;
+      break;
+    case 'M':
+      no_reply = protocol::kNoReplyMail;
+      in_message_ = true;
+      skipping_body_ = false;
+      break;
+    case 'R':
+      no_reply = protocol::kNoReplyRcpt;
+      break;
+    case 'T':
+      no_reply = protocol::kNoReplyData;
+      break;
+    case 'U':
+      no_reply = protocol::kNoReplyUnknown;
+      break;
+    case 'L':
+      no_reply = protocol::kNoReplyHeader;
+      break;
+    case 'N':
+      no_reply = protocol::kNoReplyEndOfHeaders;
+      break;
+    case 'B':
+      no_reply = protocol::kNoReplyBody;
+      break;
+    default:
+      break;
+  }
+  Status status = co_await Dispatch(command);
+  if (code == 'E') {
+    EmitModifications(out);
+    in_message_ = false;
+    skipping_body_ = false;
+  }
+  Respond(no_reply, status, out);
+  if (code == 'B' && status == Status::kSkip &&
+      !(context_->negotiated().protocol & protocol::kSkip)) {
+    skipping_body_ = true;  // emulated SKIP: swallow the rest of the body
+  }
+  co_return After::kContinue;
+}
+
+asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
+    const codec::OptionNegotiation& offer, std::string* out) {
+  if (negotiated_) {
+    co_return absl::FailedPreconditionError(
+        "MTA sent option negotiation twice in one session");
+  }
+  Negotiation n = factory_->DefaultNegotiation(offer);
+  Internal::SetStage(*context_, Stage::kNegotiate);
+  Context& ctx = *context_;
+  Status status = co_await CallFilter(
+      sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
+      [&] { return coroutine_->OnNegotiate(ctx, n); });
+  if (status != Status::kContinue && status != Status::kAccept) {
+    co_return absl::FailedPreconditionError(absl::StrCat(
+        "filter refused option negotiation (", StatusName(status), ")"));
+  }
+  absl::StatusOr<codec::NegotiatedOptions> options =
+      codec::NegotiateAsFilter(n.offer, n.request);
+  if (!options.ok()) co_return options.status();
+  codec::OptionNegotiationReply reply = codec::MakeReply(*options);
+  if (options->actions & codec::action::kSetSymbolList) {
+    for (int i = 0; i < codec::kNumMacroStages; ++i) {
+      if (n.symbol_lists[i]) reply.symbol_lists[i] = *n.symbol_lists[i];
+    }
+  }
+  codec::EncodeResponse(reply, out);
+  Internal::negotiated(ctx) = *options;
+  negotiated_ = true;
+  co_return After::kContinue;
+}
+
+asio::awaitable<Status> Engine::CallBody(std::string_view chunk) {
+  Context& ctx = *context_;
+  co_return co_await CallFilter(
+      sync_ != nullptr, pool_, [&] { return sync_->OnBody(ctx, chunk); },
+      [&] { return coroutine_->OnBody(ctx, chunk); });
+}
+
+asio::awaitable<void> Engine::CallAbort() {
+  Context& ctx = *context_;
+  Internal::SetStage(ctx, Stage::kAbort);
+  in_message_ = false;
+  skipping_body_ = false;
+  Internal::reply(ctx).reset();
+  Internal::modifications(ctx).clear();
+  if (sync_) {
+    auto fn = [&] {
+      sync_->OnAbort(ctx);
+      return 0;
+    };
+    co_await internal::CallOnWorker<int>(pool_, fn, 0);
+  } else {
+    co_await coroutine_->OnAbort(ctx);
+  }
+}
+
+asio::awaitable<void> Engine::Finish() {
+  if (closed_) co_return;
+  closed_ = true;
+  if (in_message_) co_await CallAbort();
+  Context& ctx = *context_;
+  Internal::SetStage(ctx, Stage::kClose);
+  if (sync_) {
+    auto fn = [&] {
+      sync_->OnClose(ctx);
+      return 0;
+    };
+    co_await internal::CallOnWorker<int>(pool_, fn, 0);
+  } else {
+    co_await coroutine_->OnClose(ctx);
+  }
+}
+
+asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {
+  Context& ctx = *context_;
+  const uint32_t cbs = factory_->callbacks();
+  bool sync = sync_ != nullptr;
+  Filter* f = sync_.get();
+  CoroutineFilter* c = coroutine_.get();
+  if (const auto* m = std::get_if<codec::Connect>(&command)) {
+    Internal::SetStage(ctx, Stage::kConnect);
+    ConnectionInfo& info = Internal::connection(ctx);
+    info.hostname.assign(m->hostname);
+    info.family = m->family;
+    info.port = m->port;
+    info.address.assign(m->address);
+    if (!(cbs & callback::kConnect)) co_return Status::kContinue;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnConnect(ctx, info); },
+        [&] { return c->OnConnect(ctx, info); });
+  }
+  if (const auto* m = std::get_if<codec::Helo>(&command)) {
+    Internal::SetStage(ctx, Stage::kHelo);
+    if (!(cbs & callback::kHelo)) co_return Status::kContinue;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnHelo(ctx, m->name); },
+        [&] { return c->OnHelo(ctx, m->name); });
+  }
+  if (std::holds_alternative<codec::Mail>(command) ||
+      std::holds_alternative<codec::Rcpt>(command)) {
+    bool is_mail = std::holds_alternative<codec::Mail>(command);
+    Internal::SetStage(ctx, is_mail ? Stage::kMail : Stage::kRcpt);
+    if (!(cbs & (is_mail ? callback::kMail : callback::kRcpt))) {
+      co_return Status::kContinue;
+    }
+    const codec::StringList& list = is_mail
+                                        ? std::get<codec::Mail>(command).args
+                                        : std::get<codec::Rcpt>(command).args;
+    std::string_view address;
+    std::vector<std::string_view> args;
+    AppendArgs(list, &address, &args);
+    EsmtpArgs span(args);
+    if (is_mail) {
+      co_return co_await CallFilter(
+          sync, pool_, [&] { return f->OnMailFrom(ctx, address, span); },
+          [&] { return c->OnMailFrom(ctx, address, span); });
+    }
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnRcptTo(ctx, address, span); },
+        [&] { return c->OnRcptTo(ctx, address, span); });
+  }
+  if (std::holds_alternative<codec::Data>(command)) {
+    Internal::SetStage(ctx, Stage::kData);
+    if (!(cbs & callback::kData)) co_return Status::kContinue;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnData(ctx); },
+        [&] { return c->OnData(ctx); });
+  }
+  if (const auto* m = std::get_if<codec::Unknown>(&command)) {
+    Internal::SetStage(ctx, Stage::kUnknown);
+    if (!(cbs & callback::kUnknown)) co_return Status::kContinue;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnUnknown(ctx, m->command); },
+        [&] { return c->OnUnknown(ctx, m->command); });
+  }
+  if (const auto* m = std::get_if<codec::Header>(&command)) {
+    Internal::SetStage(ctx, Stage::kHeader);
+    if (!(cbs & callback::kHeader)) co_return Status::kContinue;
+    std::string_view value = m->value;
+    if (ctx.negotiated().emulated & protocol::kHeaderLeadingSpace) {
+      header_value_.assign(" ");
+      header_value_.append(value);
+      value = header_value_;
+    }
+    std::string_view name = m->name;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnHeader(ctx, name, value); },
+        [&] { return c->OnHeader(ctx, name, value); });
+  }
+  if (std::holds_alternative<codec::EndOfHeaders>(command)) {
+    Internal::SetStage(ctx, Stage::kEndOfHeaders);
+    if (!(cbs & callback::kEndOfHeaders)) co_return Status::kContinue;
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnEndOfHeaders(ctx); },
+        [&] { return c->OnEndOfHeaders(ctx); });
+  }
+  if (const auto* m = std::get_if<codec::BodyChunk>(&command)) {
+    Internal::SetStage(ctx, Stage::kBody);
+    if (!(cbs & callback::kBody) || skipping_body_) {
+      co_return Status::kContinue;
+    }
+    co_return co_await CallBody(m->data);
+  }
+  if (const auto* m = std::get_if<codec::EndOfMessage>(&command)) {
+    Internal::modifications(ctx).clear();
+    if (!m->data.empty() && (cbs & callback::kBody) && !skipping_body_) {
+      Internal::SetStage(ctx, Stage::kBody);
+      Status s = co_await CallBody(m->data);
+      if (s != Status::kContinue && s != Status::kSkip &&
+          s != Status::kNoReply) {
+        co_return s;
+      }
+    }
+    Internal::SetStage(ctx, Stage::kEndOfMessage);
+    co_return co_await CallFilter(
+        sync, pool_, [&] { return f->OnEndOfMessage(ctx); },
+        [&] { return c->OnEndOfMessage(ctx); });
+  }
+  co_return Status::kContinue;
+}
+
+void Engine::Respond(uint32_t no_reply_flag, Status status, std::string* out) {
+  Context& ctx = *context_;
+  std::optional<std::string> reply = std::move(Internal::reply(ctx));
+  Internal::reply(ctx).reset();
+  if (no_reply_flag != 0 && ctx.negotiated().NoReply(no_reply_flag)) return;
+  switch (status) {
+    case Status::kContinue:
+    case Status::kNoReply:
+      codec::EncodeResponse(codec::Continue{}, out);
+      return;
+    case Status::kAccept:
+      codec::EncodeResponse(codec::Accept{}, out);
+      return;
+    case Status::kDiscard:
+      codec::EncodeResponse(codec::Discard{}, out);
+      return;
+    case Status::kSkip:
+      if (no_reply_flag == protocol::kNoReplyBody &&
+          (ctx.negotiated().protocol & protocol::kSkip)) {
+        codec::EncodeResponse(codec::Skip{}, out);
+      } else {
+        codec::EncodeResponse(codec::Continue{}, out);
+      }
+      return;
+    case Status::kReject:
+      if (reply && reply->front() == '5') {
+        codec::EncodeResponse(codec::ReplyCode{*reply}, out);
+      } else {
+        codec::EncodeResponse(codec::Reject{}, out);
+      }
+      return;
+    case Status::kTempfail:
+      if (reply && reply->front() == '4') {
+        codec::EncodeResponse(codec::ReplyCode{*reply}, out);
+      } else {
+        codec::EncodeResponse(codec::Tempfail{}, out);
+      }
+      return;
+  }
+}
+
+void Engine::EmitModifications(std::string* out) {
+  std::vector<Modification>& mods = Internal::modifications(*context_);
+  for (const Modification& m : mods) {
+    if (const auto* h = std::get_if<mod::AddHeader>(&m)) {
+      codec::EncodeResponse(codec::AddHeader{h->name, h->value}, out);
+    } else if (const auto* h = std::get_if<mod::InsertHeader>(&m)) {
+      codec::EncodeResponse(codec::InsertHeader{h->index, h->name, h->value},
+                            out);
+    } else if (const auto* h = std::get_if<mod::ChangeHeader>(&m)) {
+      codec::EncodeResponse(codec::ChangeHeader{h->index, h->name, h->value},
+                            out);
+    } else if (const auto* c = std::get_if<mod::ChangeFrom>(&m)) {
+      codec::ChangeFrom r{c->address, std::nullopt};
+      if (c->args) r.args = *c->args;
+      codec::EncodeResponse(r, out);
+    } else if (const auto* r = std::get_if<mod::AddRecipient>(&m)) {
+      if (r->args) {
+        codec::EncodeResponse(codec::AddRecipientWithArgs{r->address, *r->args},
+                              out);
+      } else {
+        codec::EncodeResponse(codec::AddRecipient{r->address}, out);
+      }
+    } else if (const auto* r = std::get_if<mod::DeleteRecipient>(&m)) {
+      codec::EncodeResponse(codec::DeleteRecipient{r->address}, out);
+    } else if (const auto* b = std::get_if<mod::ReplaceBody>(&m)) {
+      if (b->data.empty()) {
+        codec::EncodeResponse(codec::ReplaceBody{""}, out);
+      }
+      for (std::string_view chunk :
+           codec::SplitBody(b->data, codec::kBodyChunkSize)) {
+        codec::EncodeResponse(codec::ReplaceBody{chunk}, out);
+      }
+    } else if (const auto* q = std::get_if<mod::Quarantine>(&m)) {
+      codec::EncodeResponse(codec::Quarantine{q->reason}, out);
+    }
+  }
+  mods.clear();
+  mods.shrink_to_fit();
+}
+
+}  // namespace milter::client

@@ -1,0 +1,83 @@
+// The filter side of one milter session, without I/O: takes decoded MTA
+// commands, calls the filter, and appends the encoded responses. Both the
+// socket session and milter::testing drive it, so tests of one are tests of
+// the other.
+//
+// Implements libmilter's rules: negotiation with emulation of what the MTA
+// lacks (don't-send, no-reply, SKIP, HDR_LEADSPC), macro stages cleared as a
+// new command arrives, reply codes paired with reject/tempfail, end-of-body
+// data passed to the body callback, abort before close when a message is in
+// flight, and `K` starting a new session with a fresh filter object.
+
+#ifndef MILTER_CLIENT_ENGINE_H_
+#define MILTER_CLIENT_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/awaitable.hpp"
+#include "milter/client/context.h"
+#include "milter/client/filter.h"
+#include "milter/client/filter_factory.h"
+#include "milter/codec/message.h"
+
+namespace milter::client {
+
+class Engine {
+ public:
+  // What the connection does after a command.
+  enum class After { kContinue, kClose, kNewSession };
+
+  // `factory` must outlive the engine. `pool`: where synchronous callbacks
+  // run; null runs them inline.
+  Engine(const FilterFactory* factory, const asio::any_io_executor* pool);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Called (on the calling thread) when the filter reports progress.
+  void SetProgressSink(std::function<void()> sink);
+
+  // Handles one command; appends the packets to send to `*out`. An error
+  // means the session must be closed (the filter is already told).
+  asio::awaitable<absl::StatusOr<After>> Handle(const codec::Command& command,
+                                                std::string* out);
+
+  // The connection is going away: abort the message in flight, close the
+  // filter. Idempotent.
+  asio::awaitable<void> Finish();
+
+  // Largest payload the MTA may now send.
+  size_t max_payload() const;
+  bool negotiated() const { return negotiated_; }
+  const Context& context() const { return *context_; }
+
+ private:
+  asio::awaitable<absl::StatusOr<After>> Negotiate(
+      const codec::OptionNegotiation& offer, std::string* out);
+  asio::awaitable<Status> Dispatch(const codec::Command& command);
+  asio::awaitable<Status> CallBody(std::string_view chunk);
+  asio::awaitable<void> CallAbort();
+  void Respond(uint32_t no_reply_flag, Status status, std::string* out);
+  void EmitModifications(std::string* out);
+  void NewFilter();
+
+  const FilterFactory* factory_;
+  const asio::any_io_executor* pool_;
+  std::unique_ptr<Filter> sync_;
+  std::unique_ptr<CoroutineFilter> coroutine_;
+  std::unique_ptr<Context> context_;
+  std::string header_value_;  // HDR_LEADSPC emulation
+  bool negotiated_ = false;
+  bool in_message_ = false;
+  bool skipping_body_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace milter::client
+
+#endif  // MILTER_CLIENT_ENGINE_H_

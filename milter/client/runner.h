@@ -1,0 +1,114 @@
+// Serves a filter on milter socket specs: listens (unix/local/inet/inet6),
+// accepts MTA connections and runs one Session per connection on an
+// event loop, synchronous callbacks on a bounded worker pool. Stops
+// gracefully on SIGTERM/SIGINT or Stop(): no new connections, sessions in
+// flight may finish until the deadline, then they are closed.
+//
+//   RunnerOptions options;
+//   options.listen = {"inet:10025@127.0.0.1"};
+//   Runner runner(MakeFilterFactory<MyFilter>(), options);
+//   absl::Status s = runner.Run();
+
+#ifndef MILTER_CLIENT_RUNNER_H_
+#define MILTER_CLIENT_RUNNER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/awaitable.hpp"
+#include "asio/generic/stream_protocol.hpp"
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/thread_pool.hpp"
+#include "milter/client/filter_factory.h"
+#include "milter/client/session.h"
+
+namespace milter::client {
+
+struct RunnerOptions {
+  // Socket specs to listen on ("unix:/run/f.sock", "inet:10025@[::1]").
+  std::vector<std::string> listen;
+  // Unix sockets: permission bits, owning group (name; empty keeps the
+  // default), and whether to remove a stale socket file (one nobody listens
+  // on) before binding.
+  uint32_t unix_socket_mode = 0660;
+  std::string unix_socket_group;
+  bool remove_stale_socket = true;
+  int backlog = 128;
+  // Concurrent sessions; further connections wait in the backlog. 0: no
+  // limit.
+  size_t max_sessions = 0;
+  // A session waiting longer than this for the MTA (or to write) is closed.
+  std::chrono::milliseconds timeout{std::chrono::seconds(7210)};
+  // Event loop threads.
+  int io_threads = 1;
+  // Threads for synchronous Filter callbacks; 0 runs them on the event loop
+  // (for filters that never block).
+  int worker_threads = 8;
+  // Stop on SIGTERM/SIGINT.
+  bool handle_signals = true;
+  // How long sessions in flight may take to finish after a stop request.
+  std::chrono::milliseconds shutdown_deadline{std::chrono::seconds(10)};
+};
+
+class Runner {
+ public:
+  Runner(FilterFactory factory, RunnerOptions options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // Opens every listener. Run() calls it if not done yet; call it first to
+  // learn the ports of "inet:0" specs.
+  absl::Status Listen();
+  // Canonical specs of the bound sockets ("inet:40123@127.0.0.1").
+  std::vector<std::string> bound_specs() const { return bound_specs_; }
+
+  // Serves until stopped; returns the first listen error, if any.
+  absl::Status Run();
+  // Graceful stop; thread- and signal-safe to call from anywhere.
+  void Stop();
+
+  size_t active_sessions() const { return active_.load(); }
+  uint64_t total_sessions() const { return total_.load(); }
+
+ private:
+  struct Listener;
+  absl::Status ListenOn(const std::string& spec);
+  asio::awaitable<void> AcceptLoop(Listener* listener);
+  void StartSession(Session::Socket socket);
+  void SessionEnded(const std::shared_ptr<Session>& session);
+  void BeginStop();
+
+  FilterFactory factory_;
+  RunnerOptions options_;
+  asio::io_context io_;
+  std::unique_ptr<asio::thread_pool> pool_;
+  asio::any_io_executor pool_executor_;
+  SessionConfig config_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::string> bound_specs_;
+  std::vector<std::string> unix_paths_;
+  asio::signal_set signals_;
+  asio::steady_timer slot_timer_;
+  asio::steady_timer deadline_timer_;
+  std::mutex mu_;
+  std::unordered_set<std::shared_ptr<Session>> sessions_;
+  std::atomic<size_t> active_{0};
+  std::atomic<uint64_t> total_{0};
+  bool listening_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace milter::client
+
+#endif  // MILTER_CLIENT_RUNNER_H_
