@@ -1,0 +1,418 @@
+// The runner over real sockets: the codec encoder plays the MTA over unix
+// and TCP connections against the example filter and test filters.
+
+#include "milter/client/runner.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asio/connect.hpp"
+#include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/local/stream_protocol.hpp"
+#include "asio/read.hpp"
+#include "asio/write.hpp"
+#include "examples/sample/sample_filter.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "milter/client/filter_factory.h"
+#include "milter/codec/decoder.h"
+#include "milter/codec/encoder.h"
+
+namespace milter::client {
+namespace {
+
+namespace p = codec::protocol;
+
+// Unix socket paths are short: use /tmp, not the sandbox's deep TEST_TMPDIR.
+std::string TempDir() {
+  std::string dir = "/tmp/rt.XXXXXX";
+  char* made = ::mkdtemp(dir.data());
+  return made ? std::string(made) : "/tmp";
+}
+
+// Runs a Runner on a thread for the duration of a test.
+class Served {
+ public:
+  Served(FilterFactory factory, RunnerOptions options)
+      : runner_(std::move(factory), [&] {
+          options.handle_signals = false;
+          return options;
+        }()) {
+    listen_status_ = runner_.Listen();
+    if (listen_status_.ok()) {
+      thread_ = std::thread([this] { run_status_ = runner_.Run(); });
+    }
+  }
+  ~Served() { Stop(); }
+  void Stop() {
+    if (thread_.joinable()) {
+      runner_.Stop();
+      thread_.join();
+    }
+  }
+  Runner& runner() { return runner_; }
+  absl::Status listen_status() const { return listen_status_; }
+
+ private:
+  Runner runner_;
+  absl::Status listen_status_;
+  absl::Status run_status_;
+  std::thread thread_;
+};
+
+// A blocking MTA over one socket.
+template <class Socket>
+class Mta {
+ public:
+  explicit Mta(Socket socket) : socket_(std::move(socket)) {}
+
+  void Send(const codec::Command& c) { SendRaw(codec::Encode(c)); }
+  void SendRaw(const std::string& bytes) {
+    asio::error_code ec;
+    asio::write(socket_, asio::buffer(bytes), ec);
+  }
+  // Reads responses until a verdict (or negotiation reply); collects them
+  // as response codes. Empty on EOF.
+  std::string ReadUntilVerdict() {
+    std::string codes;
+    while (true) {
+      auto next = decoder_.Next();
+      if (!next.ok()) return codes + "!";
+      if (next->has_value()) {
+        char code = static_cast<char>(codec::CodeOf(**next));
+        codes += code;
+        if (const auto* y = std::get_if<codec::ReplyCode>(&**next)) {
+          last_reply_ = std::string(y->text);
+        }
+        if (const auto* h = std::get_if<codec::AddHeader>(&**next)) {
+          headers_.push_back(std::string(h->name) + ":" +
+                             std::string(h->value));
+        }
+        if (std::string_view("Ocartdys").find(code) != std::string::npos) {
+          return codes;
+        }
+        continue;
+      }
+      asio::error_code ec;
+      size_t n = socket_.read_some(asio::buffer(buf_, sizeof buf_), ec);
+      if (ec || n == 0) return codes;
+      held_.assign(buf_, n);
+      decoder_.Feed(held_);
+    }
+  }
+  // True when the filter closed the connection.
+  bool ClosedByPeer() {
+    asio::error_code ec;
+    char c;
+    size_t n = socket_.read_some(asio::buffer(&c, 1), ec);
+    return ec || n == 0;
+  }
+  void Close() {
+    asio::error_code ec;
+    socket_.close(ec);
+  }
+  const std::string& last_reply() const { return last_reply_; }
+  const std::vector<std::string>& headers() const { return headers_; }
+
+ private:
+  Socket socket_;
+  codec::ResponseDecoder decoder_{codec::kMaxPayload1M};
+  char buf_[65536];
+  std::string held_;
+  std::string last_reply_;
+  std::vector<std::string> headers_;
+};
+
+using UnixMta = Mta<asio::local::stream_protocol::socket>;
+using TcpMta = Mta<asio::ip::tcp::socket>;
+
+asio::io_context& Io() {
+  static asio::io_context io;
+  return io;
+}
+
+std::unique_ptr<UnixMta> ConnectUnix(const std::string& path) {
+  asio::local::stream_protocol::socket s(Io());
+  s.connect(asio::local::stream_protocol::endpoint(path));
+  return std::make_unique<UnixMta>(std::move(s));
+}
+
+std::unique_ptr<TcpMta> ConnectTcp(uint16_t port) {
+  asio::ip::tcp::socket s(Io());
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  return std::make_unique<TcpMta>(std::move(s));
+}
+
+// A free loopback port (socket specs do not take port 0).
+std::string FreeInet() {
+  asio::ip::tcp::acceptor a(Io(), {asio::ip::make_address("127.0.0.1"), 0});
+  return "inet:" + std::to_string(a.local_endpoint().port()) + "@127.0.0.1";
+}
+
+uint16_t PortOf(const std::string& spec) {  // "inet:PORT@host"
+  return static_cast<uint16_t>(std::atoi(spec.c_str() + 5));
+}
+
+const codec::OptionNegotiation kOffer{6, codec::action::kAll, 0x1FFFFF};
+
+std::string ArgList(std::string_view a) {
+  std::string s;
+  codec::AppendString(a, &s);
+  return s;
+}
+
+// A full message through the example filter; returns the EOM codes.
+template <class M>
+std::string SampleMessage(M& mta, const std::string& subject) {
+  std::string from = ArgList("<a@example.net>");
+  std::string rcpt = ArgList("<b@example.org>");
+  mta.Send(codec::Mail{codec::StringList(from)});
+  EXPECT_EQ(mta.ReadUntilVerdict(), "c");
+  mta.Send(codec::Rcpt{codec::StringList(rcpt)});
+  EXPECT_EQ(mta.ReadUntilVerdict(), "c");
+  mta.Send(codec::Header{"Subject", subject});
+  EXPECT_EQ(mta.ReadUntilVerdict(), "c");
+  mta.Send(codec::EndOfMessage{"body\r\n"});
+  return mta.ReadUntilVerdict();
+}
+
+TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
+  std::string dir = TempDir();
+  std::string path = dir + "/f.sock";
+  {  // a stale socket file: bound, never listened on, left behind
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::close(fd);
+  }
+  RunnerOptions o;
+  o.listen = {"unix:" + path};
+  o.unix_socket_mode = 0600;
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A second runner on the same live path refuses.
+  Runner second(MakeFilterFactory<sample::SampleFilter>(), o);
+  EXPECT_FALSE(second.Listen().ok());
+
+  auto mta = ConnectUnix(path);
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  EXPECT_EQ(SampleMessage(*mta, "hi"), "hm+c");
+  EXPECT_THAT(mta->headers(), ::testing::ElementsAre("X-Sample:yes"));
+  mta->Send(codec::Abort{});
+  std::string reject = ArgList("<reject@example.com>");
+  mta->Send(codec::Mail{codec::StringList(reject)});
+  EXPECT_EQ(mta->ReadUntilVerdict(), "y");
+  EXPECT_EQ(mta->last_reply(),
+            "550 5.7.1 Sender rejected by the sample filter");
+  mta->Send(codec::Quit{});
+  EXPECT_TRUE(mta->ClosedByPeer());
+  s.Stop();
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);  // removed on stop
+  ::rmdir(dir.c_str());
+}
+
+TEST(RunnerTest, TcpAndQuitNewConnection) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
+  auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
+  for (int session = 0; session < 3; ++session) {
+    mta->Send(kOffer);
+    EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+    EXPECT_EQ(SampleMessage(*mta, "REPLACE"), "hm+bc");
+    mta->Send(codec::QuitNewConnection{});
+  }
+  mta->Send(codec::Quit{});
+  EXPECT_TRUE(mta->ClosedByPeer());
+}
+
+TEST(RunnerTest, PipelinedPacketsInOneWrite) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
+  std::string all = codec::Encode(kOffer);
+  std::string from = ArgList("<a@example.net>");
+  all += codec::Encode(codec::DefineMacros{'M', codec::StringList()});
+  all += codec::Encode(codec::Mail{codec::StringList(from)});
+  mta->SendRaw(all);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  EXPECT_EQ(mta->ReadUntilVerdict(), "c");
+}
+
+TEST(RunnerTest, BadInputClosesTheSessionNotTheRunner) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  uint16_t port = PortOf(s.runner().bound_specs()[0]);
+  {  // garbage code byte
+    auto mta = ConnectTcp(port);
+    mta->SendRaw(std::string("\0\0\0\2Zz", 6));
+    EXPECT_TRUE(mta->ClosedByPeer());
+  }
+  {  // a 4 GB length
+    auto mta = ConnectTcp(port);
+    mta->SendRaw(std::string("\xff\xff\xff\xffO", 5));
+    EXPECT_TRUE(mta->ClosedByPeer());
+  }
+  {  // zero length
+    auto mta = ConnectTcp(port);
+    mta->SendRaw(std::string("\0\0\0\0", 4));
+    EXPECT_TRUE(mta->ClosedByPeer());
+  }
+  {  // a command before negotiation
+    auto mta = ConnectTcp(port);
+    mta->Send(codec::Helo{"x"});
+    EXPECT_TRUE(mta->ClosedByPeer());
+  }
+  // Peer vanishing at every byte of a session.
+  std::string session = codec::Encode(kOffer);
+  std::string from = ArgList("<a@example.net>");
+  session += codec::Encode(codec::Mail{codec::StringList(from)});
+  session += codec::Encode(codec::Header{"Subject", "x"});
+  for (size_t cut = 0; cut < session.size(); ++cut) {
+    auto mta = ConnectTcp(port);
+    mta->SendRaw(session.substr(0, cut));
+    mta->Close();
+  }
+  for (int i = 0; i < 200 && s.runner().active_sessions() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(s.runner().active_sessions(), 0u);
+  auto mta = ConnectTcp(port);  // still serving
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+}
+
+TEST(RunnerTest, ReadTimeoutClosesIdleSessions) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.timeout = std::chrono::milliseconds(100);
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(mta->ClosedByPeer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A synchronous filter that blocks in its callbacks.
+class Slow : public Filter {
+ public:
+  static std::atomic<int> closes;
+  Status OnHelo(Context& ctx, std::string_view) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(ctx.Progress().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return Status::kAccept;
+  }
+  void OnClose(Context&) override { ++closes; }
+};
+std::atomic<int> Slow::closes{0};
+
+TEST(RunnerTest, SyncCallbacksOnWorkersDoNotBlockOtherSessions) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.worker_threads = 4;
+  Served s(MakeFilterFactory<Slow>(), o);
+  uint16_t port = PortOf(s.runner().bound_specs()[0]);
+  std::vector<std::unique_ptr<TcpMta>> mtas;
+  for (int i = 0; i < 4; ++i) {
+    mtas.push_back(ConnectTcp(port));
+    mtas.back()->Send(kOffer);
+    EXPECT_EQ(mtas.back()->ReadUntilVerdict(), "O");
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (auto& m : mtas) m->Send(codec::Helo{"x"});
+  for (auto& m : mtas) EXPECT_EQ(m->ReadUntilVerdict(), "pa");
+  // Four 100 ms callbacks in parallel, not in series.
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(350));
+  for (auto& m : mtas) m->Close();
+  for (int i = 0; i < 200 && Slow::closes < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Slow::closes, 4);
+}
+
+TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.max_sessions = 1;
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  uint16_t port = PortOf(s.runner().bound_specs()[0]);
+  auto first = ConnectTcp(port);
+  first->Send(kOffer);
+  EXPECT_EQ(first->ReadUntilVerdict(), "O");
+  auto second = ConnectTcp(port);
+  second->Send(kOffer);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(s.runner().active_sessions(), 1u);
+  first->Send(codec::Quit{});
+  EXPECT_EQ(second->ReadUntilVerdict(), "O");  // served once a slot frees
+}
+
+TEST(RunnerTest, GracefulStopLetsSessionsInFlightFinish) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.shutdown_deadline = std::chrono::seconds(5);
+  auto served =
+      std::make_unique<Served>(MakeFilterFactory<sample::SampleFilter>(), o);
+  uint16_t port = PortOf(served->runner().bound_specs()[0]);
+  auto mta = ConnectTcp(port);
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  std::thread stopper([&] { served->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Still served after the stop request...
+  EXPECT_EQ(SampleMessage(*mta, "x"), "hm+c");
+  // ...but no new connections are accepted.
+  asio::ip::tcp::socket probe(Io());
+  asio::error_code ec;
+  probe.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  EXPECT_TRUE(ec);
+  mta->Send(codec::Quit{});
+  stopper.join();  // returns once the session is over
+}
+
+TEST(RunnerTest, DeadlineClosesStragglers) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.shutdown_deadline = std::chrono::milliseconds(100);
+  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  auto start = std::chrono::steady_clock::now();
+  s.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(mta->ClosedByPeer());
+}
+
+TEST(RunnerTest, BadSpecsAreReported) {
+  RunnerOptions o;
+  o.listen = {"bogus:1"};
+  Runner r(MakeFilterFactory<sample::SampleFilter>(), o);
+  EXPECT_FALSE(r.Listen().ok());
+}
+
+}  // namespace
+}  // namespace milter::client
