@@ -1,0 +1,194 @@
+#include "tools/milter-test-server/report.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace milter_test_server {
+namespace {
+
+using milter::server::Modification;
+
+std::string ModificationJson(const Modification& m) {
+  std::string out = absl::StrCat(
+      "{\"type\":", JsonString(milter::server::ModificationTypeName(m.type)));
+  switch (m.type) {
+    case Modification::Type::kAddHeader:
+      absl::StrAppend(&out, ",\"name\":", JsonString(m.name),
+                      ",\"value\":", JsonString(m.value));
+      break;
+    case Modification::Type::kInsertHeader:
+    case Modification::Type::kChangeHeader:
+      absl::StrAppend(&out, ",\"index\":", m.index,
+                      ",\"name\":", JsonString(m.name),
+                      ",\"value\":", JsonString(m.value));
+      break;
+    case Modification::Type::kChangeFrom:
+    case Modification::Type::kAddRecipientWithArgs:
+      absl::StrAppend(&out, ",\"address\":", JsonString(m.value),
+                      ",\"args\":", JsonString(m.args));
+      break;
+    case Modification::Type::kAddRecipient:
+    case Modification::Type::kDeleteRecipient:
+      absl::StrAppend(&out, ",\"address\":", JsonString(m.value));
+      break;
+    case Modification::Type::kReplaceBody:
+      absl::StrAppend(&out, ",\"body\":", JsonString(m.value));
+      break;
+  }
+  return out + "}";
+}
+
+std::string MessageJson(const milter::server::MailMessage& m) {
+  std::vector<std::string> headers, recipients;
+  for (const auto& h : m.headers) {
+    headers.push_back(absl::StrCat("{\"name\":", JsonString(h.name),
+                                   ",\"value\":", JsonString(h.value), "}"));
+  }
+  for (const auto& r : m.recipients) recipients.push_back(JsonString(r));
+  return absl::StrCat("{\"envelope_from\":", JsonString(m.envelope_from),
+                      ",\"recipients\":[", absl::StrJoin(recipients, ","),
+                      "],\"headers\":[", absl::StrJoin(headers, ","),
+                      "],\"body\":", JsonString(m.body), "}");
+}
+
+}  // namespace
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatOutcome(const Outcome& o,
+                          const milter::server::MailMessage* message,
+                          bool json) {
+  if (json) {
+    std::vector<std::string> stages, mods;
+    for (const StageLog& s : o.stages) {
+      stages.push_back(absl::StrCat("{\"stage\":", JsonString(s.stage),
+                                    ",\"decision\":", JsonString(s.decision),
+                                    ",\"reply\":", JsonString(s.reply), "}"));
+    }
+    for (const Modification& m : o.modifications) {
+      mods.push_back(ModificationJson(m));
+    }
+    std::string out = "{";
+    if (!o.error.ok()) {
+      absl::StrAppend(&out, "\"status\":\"error\",\"error\":",
+                      JsonString(o.error.ToString()), ",");
+    } else {
+      absl::StrAppend(&out, "\"status\":", JsonString(o.status), ",");
+    }
+    absl::StrAppend(
+        &out, "\"reply\":", JsonString(o.reply),
+        ",\"elapsed_seconds\":", absl::StrFormat("%.6f", o.elapsed_seconds),
+        ",\"progress\":", o.progress, ",\"stages\":[",
+        absl::StrJoin(stages, ","), "],\"modifications\":[",
+        absl::StrJoin(mods, ","), "]");
+    if (o.quarantine) {
+      absl::StrAppend(&out, ",\"quarantine\":", JsonString(*o.quarantine));
+    }
+    if (message != nullptr) {
+      absl::StrAppend(&out, ",\"message\":", MessageJson(*message));
+    }
+    return out + "}\n";
+  }
+  std::string out;
+  for (const StageLog& s : o.stages) {
+    absl::StrAppend(&out, "stage: ", s.stage, ": ", s.decision,
+                    s.reply.empty() ? "" : " ", s.reply, "\n");
+  }
+  if (!o.error.ok()) {
+    absl::StrAppend(&out, "status: error\nerror: ", o.error.ToString(), "\n");
+  } else {
+    absl::StrAppend(&out, "status: ", o.status, "\n");
+    if (!o.reply.empty()) absl::StrAppend(&out, "reply-code: ", o.reply, "\n");
+  }
+  if (o.quarantine) absl::StrAppend(&out, "quarantine: ", *o.quarantine, "\n");
+  if (o.progress > 0) absl::StrAppend(&out, "progress: ", o.progress, "\n");
+  for (const Modification& m : o.modifications) {
+    absl::StrAppend(&out, "modification: ", milter::server::ToString(m), "\n");
+  }
+  absl::StrAppend(&out,
+                  "elapsed-time: ", absl::StrFormat("%.6f", o.elapsed_seconds),
+                  " seconds\n");
+  if (message != nullptr) {
+    absl::StrAppend(&out, "envelope-from: ", message->envelope_from, "\n");
+    for (const std::string& r : message->recipients) {
+      absl::StrAppend(&out, "envelope-recipient: ", r, "\n");
+    }
+    absl::StrAppend(&out, "message:\n",
+                    milter::server::SerializeMessage(*message, true));
+  }
+  return out;
+}
+
+std::string FormatSummary(const Summary& s, int concurrency, bool json) {
+  double cpu = s.cpu_user_seconds + s.cpu_system_seconds;
+  double cpu_us_per_session = s.sessions > 0 ? cpu * 1e6 / s.sessions : 0;
+  if (json) {
+    std::vector<std::string> statuses, errors;
+    for (const auto& [k, v] : s.statuses) {
+      statuses.push_back(absl::StrCat(JsonString(k), ":", v));
+    }
+    for (const auto& [k, v] : s.error_messages) {
+      errors.push_back(absl::StrCat(JsonString(k), ":", v));
+    }
+    return absl::StrFormat(
+        "{\"sessions\":%d,\"concurrency\":%d,\"errors\":%d,\"statuses\":{%s},"
+        "\"error_kinds\":{%s},\"elapsed_seconds\":%.3f,"
+        "\"sessions_per_second\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%."
+        "3f,\"p99\":%.3f,\"max\":%.3f},\"cpu_seconds\":{\"user\":%.3f,"
+        "\"system\":%.3f},\"cpu_us_per_session\":%.1f}\n",
+        s.sessions, concurrency, s.errors, absl::StrJoin(statuses, ","),
+        absl::StrJoin(errors, ","), s.elapsed_seconds, s.sessions_per_second,
+        s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, s.cpu_user_seconds,
+        s.cpu_system_seconds, cpu_us_per_session);
+  }
+  std::string out = absl::StrFormat("sessions: %d (concurrency %d)\n",
+                                    s.sessions, concurrency);
+  for (const auto& [k, v] : s.statuses) {
+    absl::StrAppend(&out, "status: ", k, ": ", v, "\n");
+  }
+  absl::StrAppend(&out, "errors: ", s.errors, "\n");
+  for (const auto& [k, v] : s.error_messages) {
+    absl::StrAppend(&out, "error: ", k, ": ", v, "\n");
+  }
+  absl::StrAppend(
+      &out,
+      absl::StrFormat(
+          "throughput: %.1f sessions/s\nlatency: p50 %.3f ms, p90 %.3f ms, "
+          "p99 %.3f ms, max %.3f ms\ncpu: user %.3f s, system %.3f s, %.1f "
+          "us/session\nelapsed-time: %.3f seconds\n",
+          s.sessions_per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms,
+          s.cpu_user_seconds, s.cpu_system_seconds, cpu_us_per_session,
+          s.elapsed_seconds));
+  return out;
+}
+
+}  // namespace milter_test_server
