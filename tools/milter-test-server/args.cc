@@ -260,8 +260,10 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
     auto nv = SplitNameValue("header", h);
     if (!nv.ok()) return nv.status();
     // As on the wire: "Name: value".
+    const std::string& value = nv->second;
+    bool spaced = !value.empty() && (value[0] == ' ' || value[0] == '\t');
     o.message.headers.push_back(
-        HeaderField{nv->first, absl::StrCat(" ", nv->second)});
+        HeaderField{nv->first, spaced ? value : absl::StrCat(" ", value)});
   }
   if (mail_file.empty() && headers.empty()) {
     o.message.headers = {{"From", " <sender@example.com>"},
@@ -357,7 +359,9 @@ SMTP session:
       --authenticated-author=AUTHOR
                                 SMTP AUTH ({auth_authen}, {auth_type},
                                 {auth_author} at MAIL FROM)
-  -h, --header=NAME:VALUE       a header, repeatable (not help!)
+  -h, --header=NAME:VALUE       a header, repeatable (not help!); one space
+                                is put after the colon unless VALUE starts
+                                with one
   -b, --body=CHUNK              a body chunk, repeatable
       --mail-file=FILE          an RFC 5322 message: headers and body; its
                                 From:/To: fill the envelope when not given

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/parse.h"
 #include "asio/co_spawn.hpp"
@@ -75,6 +77,10 @@ int Main(int argc, char** argv) {
   milter::server::MailMessage message = plan->message;
   bool show_message = options->output_message && outcome.error.ok();
   if (show_message) {
+    for (const std::string& refused : outcome.refused_recipients) {
+      std::erase(message.recipients, refused);
+    }
+    message.recipient_args.clear();
     absl::Status applied = milter::server::ApplyModifications(
         outcome.modifications, outcome.header_leading_space, &message);
     if (!applied.ok()) {

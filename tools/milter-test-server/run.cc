@@ -201,6 +201,7 @@ asio::awaitable<void> RunStages(milter::server::Session& session,
                                v->reply});
       }
       last_refusal = *v;
+      out->refused_recipients.push_back(plan.message.recipients[i]);
       continue;
     }
     if (Record("envelope-recipient", *v, log_stages, out)) co_return;

@@ -50,6 +50,8 @@ struct Outcome {
   std::string status;
   std::string reply;
   std::vector<StageLog> stages;
+  // Recipients the filter refused at RCPT (not in the resulting message).
+  std::vector<std::string> refused_recipients;
   std::vector<milter::server::Modification> modifications;
   std::optional<std::string> quarantine;
   int progress = 0;
