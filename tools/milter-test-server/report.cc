@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "milter/codec/protocol.h"
 
 namespace milter_test_server {
 namespace {
@@ -105,6 +106,11 @@ std::string FormatOutcome(const Outcome& o,
       absl::StrAppend(&out, "\"status\":", JsonString(o.status), ",");
     }
     absl::StrAppend(
+        &out, "\"negotiated\":{\"version\":", o.version, ",\"actions\":",
+        JsonString(milter::codec::ActionFlagsToString(o.actions)),
+        ",\"protocol\":",
+        JsonString(milter::codec::ProtocolFlagsToString(o.protocol)), "},");
+    absl::StrAppend(
         &out, "\"reply\":", JsonString(o.reply),
         ",\"elapsed_seconds\":", absl::StrFormat("%.6f", o.elapsed_seconds),
         ",\"progress\":", o.progress, ",\"stages\":[",
@@ -119,6 +125,11 @@ std::string FormatOutcome(const Outcome& o,
     return out + "}\n";
   }
   std::string out;
+  if (!o.stages.empty()) {
+    absl::StrAppend(&out, "negotiated: version ", o.version, " actions ",
+                    milter::codec::ActionFlagsToString(o.actions), " protocol ",
+                    milter::codec::ProtocolFlagsToString(o.protocol), "\n");
+  }
   for (const StageLog& s : o.stages) {
     absl::StrAppend(&out, "stage: ", s.stage, ": ", s.decision,
                     s.reply.empty() ? "" : " ", s.reply, "\n");

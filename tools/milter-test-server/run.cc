@@ -262,6 +262,9 @@ asio::awaitable<Outcome> RunSession(asio::any_io_executor executor,
   out.error = co_await session.Open(plan.spec);
   if (out.error.ok()) {
     out.header_leading_space = session.header_leading_space();
+    out.version = session.negotiated().version;
+    out.actions = session.negotiated().actions;
+    out.protocol = session.negotiated().protocol;
     co_await RunStages(session, plan, log_stages, &out);
     if (out.error.ok()) {
       if (out.status.empty()) out.status = "pass";

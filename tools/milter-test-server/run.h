@@ -56,6 +56,8 @@ struct Outcome {
   std::optional<std::string> quarantine;
   int progress = 0;
   bool header_leading_space = false;
+  // What negotiation settled, for --verbose and --json.
+  uint32_t version = 0, actions = 0, protocol = 0;
   double elapsed_seconds = 0;
 };
 
