@@ -23,7 +23,9 @@
  *                       (skipped if the first RCPT TO has no domain)
  *       if the Subject contains "REPLACE": replace the body with "replaced\r\n"
  *     and continue (accept).
- *   Everything else continues. Per-connection state lives in smfi_setpriv
+ *   Everything else continues (every callback is registered, so the MTA sends
+ *   every step: connect, helo, mail, rcpt, data, headers, end of headers,
+ *   body chunks, end of message, unknown). Per-connection state lives in smfi_setpriv
  *   data, allocated at connect and freed at close, so any number of
  *   concurrent sessions (and several messages per session) are independent.
  */
@@ -158,6 +160,34 @@ static sfsistat on_eom(SMFICTX *ctx) {
   return result;
 }
 
+/* Callbacks that only continue: registered so that the MTA sends every
+   step (libmilter asks the MTA not to send steps without a callback), which
+   makes recorded sessions cover HELO, DATA, end of headers and body chunks. */
+static sfsistat on_helo(SMFICTX *ctx, char *name) {
+  (void)ctx;
+  (void)name;
+  return SMFIS_CONTINUE;
+}
+static sfsistat on_data(SMFICTX *ctx) {
+  (void)ctx;
+  return SMFIS_CONTINUE;
+}
+static sfsistat on_eoh(SMFICTX *ctx) {
+  (void)ctx;
+  return SMFIS_CONTINUE;
+}
+static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len) {
+  (void)ctx;
+  (void)chunk;
+  (void)len;
+  return SMFIS_CONTINUE;
+}
+static sfsistat on_unknown(SMFICTX *ctx, const char *command) {
+  (void)ctx;
+  (void)command;
+  return SMFIS_CONTINUE;
+}
+
 static sfsistat on_abort(SMFICTX *ctx) {
   struct priv *p = smfi_getpriv(ctx);
   if (p != NULL) reset_message(p);
@@ -179,17 +209,17 @@ static struct smfiDesc desc = {
     SMFI_VERSION,
     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_CHGBODY,
     on_connect,
-    NULL, /* helo */
+    on_helo,
     on_envfrom,
     on_envrcpt,
     on_header,
-    NULL, /* eoh */
-    NULL, /* body */
+    on_eoh,
+    on_body,
     on_eom,
     on_abort,
     on_close,
-    NULL, /* unknown */
-    NULL, /* data */
+    on_unknown,
+    on_data,
     NULL, /* negotiate */
 };
 

@@ -27,7 +27,7 @@
 #   pf_log               Prints the Postfix log of this instance.
 #   pf_stop              Stops Postfix and the sink and removes PF_DIR
 #                        (kept if PF_KEEP=1). Safe to call twice and from a
-#                        trap: trap pf_stop EXIT.
+#                        trap: trap pf_stop EXIT. Works under set -e.
 #
 # Each pf_start uses its own temporary directory (config, queue, data, log,
 # sink), so scripts can run one after another (or side by side with distinct
@@ -42,6 +42,10 @@
 PF_PYTHON="${PF_PYTHON:-/usr/bin/python3}"
 
 _pf_msg() { echo "postfix_env: $*" >&2; }
+
+_pf_listening() {  # PORT: is something listening on 127.0.0.1:PORT?
+  [ -n "$(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null)" ]
+}
 
 pf_start() {
   local port="${1:?pf_start SMTP_PORT MILTER_SPEC [main.cf lines...]}"
@@ -114,8 +118,9 @@ CONF
   fi
   local i
   for i in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
-       (exec 3<>"/dev/tcp/127.0.0.1/$PF_SINK_PORT") 2>/dev/null; then
+    # Check for listeners without connecting: a test connection would be an
+    # SMTP session, and so a milter session the filter under test would see.
+    if _pf_listening "$port" && _pf_listening "$PF_SINK_PORT"; then
       return 0
     fi
     sleep 0.1
@@ -212,20 +217,20 @@ pf_log() {
 pf_stop() {
   [ -n "${PF_DIR-}" ] && [ -d "$PF_DIR" ] || return 0
   if [ -f "$PF_CONF/main.cf" ]; then
-    postfix -c "$PF_CONF" stop >/dev/null 2>&1
+    postfix -c "$PF_CONF" stop >/dev/null 2>&1 || true
     local i
     for i in $(seq 1 50); do
       [ -f "$PF_DIR/queue/pid/master.pid" ] || break
       local mpid
       mpid="$(tr -d ' ' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null)"
-      [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null || break
+      { [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; } || break
       sleep 0.1
     done
     postfix -c "$PF_CONF" abort >/dev/null 2>&1 || true
   fi
   if [ -f "$PF_DIR/sink.pid" ]; then
-    kill "$(cat "$PF_DIR/sink.pid")" 2>/dev/null
-    wait "$(cat "$PF_DIR/sink.pid")" 2>/dev/null
+    kill "$(cat "$PF_DIR/sink.pid")" 2>/dev/null || true
+    wait "$(cat "$PF_DIR/sink.pid")" 2>/dev/null || true
   fi
   if [ "${PF_KEEP-0}" = 1 ]; then
     _pf_msg "kept $PF_DIR"
