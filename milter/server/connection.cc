@@ -1,5 +1,6 @@
 #include "milter/server/connection.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -33,6 +34,11 @@ absl::Status FromError(const asio::error_code& ec, std::string_view what) {
                      ": the filter closed the connection"));
   }
   return absl::UnavailableError(message);
+}
+
+bool IsTransient(const asio::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again ||
+         ec == asio::error::no_buffer_space;
 }
 
 }  // namespace
@@ -97,15 +103,35 @@ asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
     for (const auto& e : *resolved) endpoints.emplace_back(e);
   }
   absl::Status last = absl::UnavailableError("no address to connect to");
+  auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   for (const auto& endpoint : endpoints) {
-    Close();
     asio::error_code ec;
-    bool timed_out;
-    {
-      TimeoutGuard guard(state_, timeout);
-      co_await state_->socket.async_connect(
-          endpoint, asio::redirect_error(asio::use_awaitable, ec));
-      timed_out = guard.timed_out();
+    bool timed_out = false;
+    // A full listen queue (EAGAIN on Unix sockets) or a momentary lack of
+    // kernel buffers is retried with backoff until the timeout.
+    for (auto backoff = std::chrono::milliseconds(1);;
+         backoff = std::min(backoff * 2, std::chrono::milliseconds(100))) {
+      Close();
+      ec.clear();
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        timed_out = true;
+        break;
+      }
+      {
+        TimeoutGuard guard(state_, absl::FromChrono(left));
+        co_await state_->socket.async_connect(
+            endpoint, asio::redirect_error(asio::use_awaitable, ec));
+        timed_out = guard.timed_out();
+      }
+      if (timed_out || !IsTransient(ec)) break;
+      asio::steady_timer pause(state_->socket.get_executor());
+      pause.expires_after(std::min<std::chrono::steady_clock::duration>(
+          backoff, deadline - std::chrono::steady_clock::now()));
+      asio::error_code ignored;
+      co_await pause.async_wait(
+          asio::redirect_error(asio::use_awaitable, ignored));
     }
     if (!ec) {
       if (spec.kind != net::SocketSpec::Kind::kUnix) {

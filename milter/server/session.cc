@@ -136,7 +136,13 @@ asio::awaitable<absl::Status> Session::Connect(const net::SocketSpec& spec) {
 asio::awaitable<absl::Status> Session::Flush(absl::Duration timeout) {
   // Anything readable now was sent unasked: a filter that answers a stage it
   // negotiated not to answer, or that sends garbage between stages.
-  size_t unsolicited = decoder_.pending_bytes() + connection_.Available();
+  // Only after a command that gets no answer can a stray answer be waiting
+  // unseen (the check costs a system call).
+  size_t unsolicited = decoder_.pending_bytes();
+  if (sent_unanswered_) {
+    unsolicited += connection_.Available();
+    sent_unanswered_ = false;
+  }
   if (unsolicited > 0) {
     co_return Fail(absl::FailedPreconditionError(absl::StrCat(
         "protocol violation: the filter sent ", unsolicited,
@@ -231,6 +237,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
     co_return s;
   }
   if (no_reply_flag != 0 && negotiated_.NoReply(no_reply_flag)) {
+    sent_unanswered_ = true;
     co_return Verdict{};
   }
   co_return co_await ReadVerdict(kind, options_.read_timeout, nullptr);
@@ -508,7 +515,9 @@ asio::awaitable<absl::Status> Session::Abort() {
   body_skipped_ = false;
   out_.clear();
   codec::EncodeCommand(codec::Abort{}, &out_);
-  co_return co_await Flush(options_.write_timeout);
+  absl::Status status = co_await Flush(options_.write_timeout);
+  sent_unanswered_ = true;
+  co_return status;
 }
 
 asio::awaitable<absl::Status> Session::Quit() {
