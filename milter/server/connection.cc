@@ -8,6 +8,7 @@
 #include "asio/generic/stream_protocol.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/local/stream_protocol.hpp"
+#include "asio/post.hpp"
 #include "asio/redirect_error.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/use_awaitable.hpp"
@@ -183,6 +184,16 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
 asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
     char* buffer, size_t size, absl::Duration timeout) {
   auto& socket = state_->socket;
+  // Let the other sessions on this event loop run first: under load the
+  // answer has often arrived by then, and reading it at once saves arming the
+  // timer and a round through epoll.
+  co_await asio::post(socket.get_executor(), asio::use_awaitable);
+  asio::error_code first;
+  size_t got = socket.read_some(asio::buffer(buffer, size), first);
+  if (!first) co_return got;
+  if (first != asio::error::would_block && first != asio::error::try_again) {
+    co_return FromError(first, "reading from the filter");
+  }
   TimeoutGuard guard(state_, timeout);
   while (true) {
     asio::error_code ec;
