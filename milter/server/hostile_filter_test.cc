@@ -295,6 +295,24 @@ TEST(HostileFilterTest, FilterThatNeverReadsBlocksWritesUntilTimeout) {
       << v.status();
 }
 
+TEST(HostileFilterTest, EndlessReplaceBody) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, action::kChangeBody, 0);
+    c.ReadUntil('E');
+    std::string chunk(60000, 'x');
+    for (int i = 0; i < 100; ++i) c.Send(codec::ReplaceBody{chunk});
+    c.Send(codec::Continue{});
+    c.Read();
+  });
+  SessionOptions options = Fast();
+  options.max_modification_bytes = 1024 * 1024;
+  BlockingSession s(options);
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto eom = s.EndOfMessage();
+  ASSERT_FALSE(eom.ok());
+  EXPECT_EQ(eom.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
 TEST(HostileFilterTest, NothingListening) {
   BlockingSession s(Fast());
   absl::Status status = s.Open("unix:/nonexistent/filter.sock");

@@ -249,6 +249,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
   char* buffer = ThreadReadBuffer(&buffer_size);
   Verdict verdict;
   std::optional<size_t> body_index;  // of the merged replace-body
+  size_t modification_bytes = 0;
   auto violation = [&](std::string_view what) {
     return Fail(absl::FailedPreconditionError(
         absl::StrCat("protocol violation: ", Absl(what))));
@@ -342,6 +343,12 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
           co_return violation(absl::StrCat(
               "'", ResponseNameOf(response), "' without negotiating ",
               codec::ActionFlagsToString(RequiredAction(m->type))));
+        }
+        modification_bytes += m->name.size() + m->value.size() + m->args.size();
+        if (modification_bytes > options_.max_modification_bytes) {
+          co_return Fail(absl::ResourceExhaustedError(
+              absl::StrCat("the filter's modifications exceed ",
+                           options_.max_modification_bytes, " bytes")));
         }
         if (m->type == Modification::Type::kReplaceBody && body_index) {
           eom->modifications[*body_index].value += m->value;

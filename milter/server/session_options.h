@@ -4,6 +4,7 @@
 #ifndef MILTER_SERVER_SESSION_OPTIONS_H_
 #define MILTER_SERVER_SESSION_OPTIONS_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -24,6 +25,10 @@ struct SessionOptions {
   absl::Duration write_timeout = absl::Seconds(10);
   absl::Duration read_timeout = absl::Seconds(30);
   absl::Duration end_of_message_timeout = absl::Seconds(300);
+
+  // Largest total of modification bytes accepted at one end of message (a
+  // filter could otherwise send replace-body chunks until memory runs out).
+  size_t max_modification_bytes = 64 * 1024 * 1024;
 
   // What version 2..5 MTAs offer (mfdef.h: SMFI_V2_ACTS, SMFI_V2_PROT) when
   // `version` is below 6 and the defaults above are kept.
