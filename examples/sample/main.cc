@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   milter::client::RunnerOptions options;
   options.listen = {argv[1]};
   options.worker_threads = 0;  // a coroutine filter: no worker pool
+  // Like libmilter filters run with umask 0: the MTA (e.g. Postfix's own
+  // user) must be able to connect to a unix socket.
+  options.unix_socket_mode = 0666;
   milter::client::Runner runner(
       milter::client::MakeFilterFactory<sample::SampleFilter>(), options);
   if (absl::Status s = runner.Listen(); !s.ok()) {

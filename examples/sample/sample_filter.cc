@@ -31,7 +31,7 @@ asio::awaitable<milter::client::Status> SampleFilter::OnMailFrom(
   ResetMessage();
   if (absl::EqualsIgnoreCase(A(address), "<reject@example.com>") ||
       absl::EqualsIgnoreCase(A(address), "reject@example.com")) {
-    (void)ctx.SetReply("550", "5.7.1", "Sender rejected by the sample filter");
+    (void)ctx.SetReply("550", "5.7.1", "Sender rejected by sample filter");
     co_return Status::kReject;
   }
   co_return Status::kContinue;

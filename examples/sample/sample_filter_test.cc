@@ -48,7 +48,7 @@ TEST_F(SampleFilterTest, NegotiatesOnlyTheStagesItUses) {
 TEST_F(SampleFilterTest, RejectsTheRejectSender) {
   auto r = t_.Mail("<reject@example.com>");
   EXPECT_EQ(r.status, Status::kReject);
-  EXPECT_EQ(r.reply, "550 5.7.1 Sender rejected by the sample filter");
+  EXPECT_EQ(r.reply, "550 5.7.1 Sender rejected by sample filter");
 }
 
 TEST_F(SampleFilterTest, ModifiesAtEndOfMessage) {

@@ -219,7 +219,7 @@ TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
   mta->Send(codec::Mail{codec::StringList(reject)});
   EXPECT_EQ(mta->ReadUntilVerdict(), "y");
   EXPECT_EQ(mta->last_reply(),
-            "550 5.7.1 Sender rejected by the sample filter");
+            "550 5.7.1 Sender rejected by sample filter");
   mta->Send(codec::Quit{});
   EXPECT_TRUE(mta->ClosedByPeer());
   s.Stop();
