@@ -66,11 +66,13 @@ grep -q "X-Sample" "$f" && fail "NOMOD got a header"
 grep -q "added@" "$f" && fail "NOMOD got a recipient"
 check "NOMOD: no change"
 
+send_pids=()
 for i in $(seq 1 20); do
   pf_send "s$i@client.example" "r@d$i.example" "concurrent $i" "body $i" >"$WORK/send.$i" &
+  send_pids+=($!)
 done
 wait_fail=0
-for job in $(jobs -p); do [ "$job" = "$FILTER_PID" ] || wait "$job" || wait_fail=1; done
+for pid in "${send_pids[@]}"; do wait "$pid" || wait_fail=1; done
 [ "$wait_fail" = 0 ] || fail "a concurrent send failed: $(cat "$WORK"/send.*)"
 pf_wait_delivered 23 60 >/dev/null || fail "concurrent messages not delivered"
 for i in $(seq 1 20); do
