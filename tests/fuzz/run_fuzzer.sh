@@ -88,7 +88,7 @@ UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
   -artifact_prefix="$work/artifacts/" 2>"$work/fuzz.log"
 rc=$?
 set -e
-grep -E "^(#[0-9]+ +DONE|stat::|Done )" "$work/fuzz.log" || tail -5 "$work/fuzz.log"
+grep -E "^(#[0-9]+[[:space:]]+DONE|stat::|Done )" "$work/fuzz.log" || tail -5 "$work/fuzz.log"
 if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$work/artifacts")" ]; then
   echo "run_fuzzer: FINDING (exit $rc); log and artifacts in $work" >&2
   tail -60 "$work/fuzz.log" >&2

@@ -125,9 +125,19 @@ Outcome Decode(std::string_view stream, size_t max_payload, uint8_t pattern) {
         out.failed = true;
         out.error = DecodeErrorOf(next.status());
         CHECK(out.error != DecodeError::kNone);
-        // Stays failed.
+        // Stays failed, also when fed again (the pieces are freed in
+        // between: a failed decoder must keep no view of them).
         auto again = decoder.Next();
         CHECK(!again.ok());
+        piece.reset();
+        auto more = std::make_unique<std::string>(stream.substr(pos));
+        decoder.Feed(*more);
+        more.reset();
+        std::string last = "\0\0\0\x01T";
+        decoder.Feed(last);
+        auto still = decoder.Next();
+        CHECK(!still.ok());
+        CHECK(DecodeErrorOf(still.status()) == out.error);
         return out;
       }
       if (!next->has_value()) break;
