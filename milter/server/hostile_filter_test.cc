@@ -115,6 +115,32 @@ TEST(HostileFilterTest, ReplyToANoReplyStage) {
       << v.status();
 }
 
+TEST(HostileFilterTest, ReplyToANoReplyStageCaughtOneStageLater) {
+  std::promise<void> both_sent;
+  FakeFilter filter([&](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyHeader);
+    c.ReadUntil('L');
+    c.Send(codec::Continue{});  // stray
+    c.ReadUntil('N');
+    c.Send(codec::Continue{});  // taken as the answer to nothing
+    both_sent.set_value();
+    c.Read();
+  });
+  BlockingSession s(Fast());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  ASSERT_TRUE(s.Header("Subject", "x").ok());
+  // Races the stray 'c': either end of headers sees it, or the body does.
+  absl::StatusOr<Verdict> v = s.EndOfHeaders();
+  if (v.ok()) {
+    both_sent.get_future().wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    v = s.Body("x");
+  }
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition)
+      << v.status();
+}
+
 TEST(HostileFilterTest, TwoAnswersToOneStage) {
   FakeFilter filter([](FilterConnection& c) {
     c.Negotiate(6, 0, 0);

@@ -136,13 +136,11 @@ asio::awaitable<absl::Status> Session::Connect(const net::SocketSpec& spec) {
 asio::awaitable<absl::Status> Session::Flush(absl::Duration timeout) {
   // Anything readable now was sent unasked: a filter that answers a stage it
   // negotiated not to answer, or that sends garbage between stages.
-  // Only after a command that gets no answer can a stray answer be waiting
-  // unseen (the check costs a system call).
+  // Only once a command went unanswered can a stray answer be waiting unseen
+  // (the check costs a system call). Stays on for the session: a stray answer
+  // may have been taken for the next command's, leaving that one unread.
   size_t unsolicited = decoder_.pending_bytes();
-  if (sent_unanswered_) {
-    unsolicited += connection_.Available();
-    sent_unanswered_ = false;
-  }
+  if (sent_unanswered_) unsolicited += connection_.Available();
   if (unsolicited > 0) {
     co_return Fail(absl::FailedPreconditionError(absl::StrCat(
         "protocol violation: the filter sent ", unsolicited,
@@ -159,6 +157,7 @@ asio::awaitable<absl::Status> Session::Negotiate() {
   if (absl::Status s = CheckUsable(false); !s.ok()) co_return s;
   negotiated_ok_ = false;
   body_skipped_ = false;
+  sent_unanswered_ = false;
   for (auto& list : symbol_lists_) list.reset();
   decoder_.set_max_payload(codec::kDefaultMaxPayload);
 

@@ -144,7 +144,7 @@ class Session {
   codec::NegotiatedOptions negotiated_;
   bool negotiated_ok_ = false;
   bool body_skipped_ = false;
-  bool sent_unanswered_ = false;  // a no-reply command since the last check
+  bool sent_unanswered_ = false;  // a command went unanswered this session
   std::array<std::optional<std::string>, codec::kNumMacroStages> symbol_lists_;
   std::string out_;  // packets to write
   absl::Status error_;
