@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <vector>
 
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
@@ -151,10 +152,11 @@ TEST(RunManyTest, CountsEverySession) {
   ::unlink(path.c_str());
   asio::local::stream_protocol::acceptor acceptor(
       io, asio::local::stream_protocol::endpoint(path));
+  std::vector<std::thread> handlers;  // joined before `io` goes away
   std::thread server([&] {
     for (int i = 0; i < 20; ++i) {
       asio::local::stream_protocol::socket s = acceptor.accept();
-      std::thread([s = std::move(s)]() mutable {
+      handlers.emplace_back([s = std::move(s)]() mutable {
         codec::CommandDecoder decoder;
         char buf[4096];
         asio::error_code ec;
@@ -184,12 +186,13 @@ TEST(RunManyTest, CountsEverySession) {
             asio::write(s, asio::buffer(out), ec);
           }
         }
-      }).detach();
+      });
     }
   });
   Plan plan = MakeTestPlan("unix:" + path);
   Summary summary = RunMany(plan, 20, 5, 2);
   server.join();
+  for (std::thread& t : handlers) t.join();
   EXPECT_EQ(summary.sessions, 20);
   EXPECT_EQ(summary.errors, 0);
   EXPECT_EQ(summary.statuses["pass"], 20);
