@@ -118,9 +118,9 @@ std::vector<T> All(const std::vector<Owned<Message>>& v) {
   return out;
 }
 
-const char* const kSessions[] = {"plain",   "reject_sender",    "multi_rcpt",
-                                 "nomod",   "replace",          "shift_jis_header",
-                                 "two_body_chunks"};
+const char* const kSessions[] = {
+    "plain",   "reject_sender",    "multi_rcpt",      "nomod",
+    "replace", "shift_jis_header", "two_body_chunks", "unknown_rset_two_messages"};
 
 // Checks common to every session.
 TEST(RecordedVectors, EverySessionDecodesCompletely) {
@@ -336,6 +336,33 @@ TEST(RecordedVectors, TwoBodyChunks) {
   EXPECT_EQ(all.substr(0, 9), "line 0001");
   EXPECT_EQ(all.substr(all.size() - 60, 9), "line 1100");
   EXPECT_EQ(all.substr(all.size() - 2), "\r\n");
+}
+
+TEST(RecordedVectors, UnknownCommandRsetAndTwoMessages) {
+  auto commands =
+      DecodeCapture<Command>("unknown_rset_two_messages.mta_to_filter");
+  auto responses =
+      DecodeCapture<Response>("unknown_rset_two_messages.filter_to_mta");
+  std::string codes;
+  for (char c : Codes(commands)) if (c != 'D') codes += c;
+  // RSET after RCPT gives one abort; each message ends with an abort, the
+  // last one (before QUIT) with two.
+  EXPECT_EQ(codes, "OCHUMRAMRTLLLLNBEAMRTLLLLNBEAAQ");
+  auto unknown = All<Unknown>(commands);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].command, "XYZZY");  // Postfix sends the verb only
+  std::vector<std::string> from;
+  for (const auto& m : All<Mail>(commands)) from.emplace_back(m.address());
+  EXPECT_EQ(from, (std::vector<std::string>{"<first@client.example>",
+                                            "<second@client.example>",
+                                            "<third@client.example>"}));
+  // The first delivered message is modified, the NOMOD one accepted as is.
+  std::string rcodes = Codes(responses);
+  EXPECT_EQ(rcodes, "O" + std::string(14, 'c') + "hm+c" + std::string(9, 'c') +
+                        "a");
+  auto change = All<ChangeHeader>(responses);
+  ASSERT_EQ(change.size(), 1u);
+  EXPECT_EQ(change[0].value, "[sample] after rset");
 }
 
 }  // namespace

@@ -56,5 +56,30 @@ record shift_jis_header sender@client.example rcpt@dest.example \
   $'\x93\xfa\x96\x7b\x8c\xea' "8-bit headers." $'X-Japanese: \x83\x65\x83\x58\x83\x67'
 body="$(for i in $(seq 1 1100); do printf 'line %04d of a body that spans two milter body chunks.....\n' "$i"; done)"
 record two_body_chunks sender@client.example rcpt@dest.example "Long" "$body"
-pf_wait_delivered 6 30 >/dev/null
+
+# One SMTP session with an unknown command, a RSET and two messages.
+rset_session() {
+  /usr/bin/python3 - "$PF_SMTP_PORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60)
+s.ehlo("client.pf-test.example")
+print("XYZZY:", s.docmd("XYZZY", "frobnicate")[0])
+s.mail("first@client.example"); s.rcpt("dropped@dest.example")
+print("RSET:", s.rset()[0])
+s.mail("second@client.example"); s.rcpt("kept@dest.example")
+print("DATA:", s.data(b"Subject: after rset\r\n\r\nSecond message.\r\n")[0])
+s.mail("third@client.example"); s.rcpt("again@third.example")
+print("DATA:", s.data(b"Subject: NOMOD third\r\n\r\nThird message.\r\n")[0])
+s.quit()
+PY
+}
+n=$((n + 1))
+base="$(printf '%s/raw/session-%03d' "$work" "$n")"
+echo "unknown_rset_two_messages: $(rset_session | tr '\n' ' ')"
+for _ in $(seq 100); do [ -e "$base.done" ] && break; sleep 0.1; done
+[ -e "$base.done" ] || { echo "session unknown_rset_two_messages did not finish" >&2; exit 1; }
+cp "$base.mta_to_filter" "$out/unknown_rset_two_messages.mta_to_filter"
+cp "$base.filter_to_mta" "$out/unknown_rset_two_messages.filter_to_mta"
+
+pf_wait_delivered 8 30 >/dev/null
 echo "recorded $n sessions into $out"
