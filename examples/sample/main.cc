@@ -1,7 +1,9 @@
 // sample_filter SOCKET_SPEC: serves the example filter (see sample_filter.h)
 // until SIGTERM/SIGINT.
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "examples/sample/sample_filter.h"
@@ -19,11 +21,13 @@ int main(int argc, char** argv) {
   milter::client::RunnerOptions options;
   options.listen = {argv[1]};
   options.worker_threads = 0;  // a coroutine filter: no worker pool
+  if (const char* n = std::getenv("SAMPLE_FILTER_IO_THREADS")) {
+    options.io_threads = std::max(1, std::atoi(n));
+  }
   // Like libmilter filters run with umask 0: the MTA (e.g. Postfix's own
   // user) must be able to connect to a unix socket.
   options.unix_socket_mode = 0666;
-  milter::client::Runner runner(
-      milter::client::MakeFilterFactory<sample::SampleFilter>(), options);
+  milter::client::Runner runner(sample::MakeSampleFactory(), options);
   if (absl::Status s = runner.Listen(); !s.ok()) {
     std::fprintf(stderr, "sample_filter: %s\n", s.ToString().c_str());
     return 1;

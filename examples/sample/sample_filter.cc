@@ -40,7 +40,7 @@ asio::awaitable<milter::client::Status> SampleFilter::OnMailFrom(
 asio::awaitable<milter::client::Status> SampleFilter::OnRcptTo(
     Context&, std::string_view address, milter::client::EsmtpArgs) {
   if (!first_rcpt_domain_) first_rcpt_domain_ = DomainOf(address);
-  co_return Status::kContinue;
+  co_return Status::kNoReply;
 }
 
 asio::awaitable<milter::client::Status> SampleFilter::OnHeader(
@@ -48,7 +48,7 @@ asio::awaitable<milter::client::Status> SampleFilter::OnHeader(
   if (!subject_ && absl::EqualsIgnoreCase(A(name), "Subject")) {
     subject_ = std::string(value);
   }
-  co_return Status::kContinue;
+  co_return Status::kNoReply;
 }
 
 asio::awaitable<milter::client::Status> SampleFilter::OnEndOfMessage(
@@ -74,6 +74,13 @@ asio::awaitable<milter::client::Status> SampleFilter::OnEndOfMessage(
 asio::awaitable<void> SampleFilter::OnAbort(Context&) {
   ResetMessage();
   co_return;
+}
+
+milter::client::FilterFactory MakeSampleFactory() {
+  milter::client::FilterOptions options;
+  options.protocol = milter::codec::protocol::kNoReplyRcpt |
+                     milter::codec::protocol::kNoReplyHeader;
+  return milter::client::MakeFilterFactory<SampleFilter>(options);
 }
 
 }  // namespace sample

@@ -6,7 +6,10 @@
 //    TO; if the subject contains REPLACE, replace the body with
 //    "replaced\r\n".
 //  - Subject containing NOMOD: accept at end of message with no change.
-// A coroutine filter: every callback stays on the event loop.
+// A coroutine filter: every callback stays on the event loop. It never
+// rejects a recipient or a header, so it asks the MTA not to wait for replies
+// to those (SMFIP_NR_RCPT, SMFIP_NR_HDR); the library answers "continue"
+// itself for an MTA that lacks these flags.
 
 #ifndef EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
 #define EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
@@ -16,6 +19,7 @@
 #include <string_view>
 
 #include "milter/client/filter.h"
+#include "milter/client/filter_factory.h"
 
 namespace sample {
 
@@ -39,6 +43,9 @@ class SampleFilter : public milter::client::CoroutineFilter {
   std::optional<std::string> first_rcpt_domain_;
   std::optional<std::string> subject_;
 };
+
+// The factory to serve SampleFilter with.
+milter::client::FilterFactory MakeSampleFactory();
 
 }  // namespace sample
 

@@ -8,7 +8,6 @@
 namespace sample {
 namespace {
 
-using milter::client::MakeFilterFactory;
 using milter::client::Modification;
 using milter::client::Status;
 namespace mod = milter::client::mod;
@@ -17,17 +16,18 @@ using ::testing::ElementsAre;
 
 class SampleFilterTest : public ::testing::Test {
  protected:
-  SampleFilterTest() : t_(MakeFilterFactory<SampleFilter>()) {
+  SampleFilterTest() : t_(MakeSampleFactory()) {
     EXPECT_TRUE(t_.Negotiate().error.ok());
   }
   // A message up to end of headers; returns the end-of-message result.
   milter::testing::StageResult Message(const std::string& subject,
                                        const std::string& body = "hi\r\n") {
     EXPECT_EQ(t_.Mail("<a@example.net>").status, Status::kContinue);
-    EXPECT_EQ(t_.Rcpt("<b@Example.ORG>").status, Status::kContinue);
-    EXPECT_EQ(t_.Rcpt("<c@other.test>").status, Status::kContinue);
-    EXPECT_EQ(t_.Header("From", "a@example.net").status, Status::kContinue);
-    EXPECT_EQ(t_.Header("Subject", subject).status, Status::kContinue);
+    // No-reply stages: the filter sends nothing.
+    EXPECT_EQ(t_.Rcpt("<b@Example.ORG>").status, Status::kNoReply);
+    EXPECT_EQ(t_.Rcpt("<c@other.test>").status, Status::kNoReply);
+    EXPECT_EQ(t_.Header("From", "a@example.net").status, Status::kNoReply);
+    EXPECT_EQ(t_.Header("Subject", subject).status, Status::kNoReply);
     return t_.EndOfMessage(body);
   }
   FilterTester t_;
@@ -43,6 +43,17 @@ TEST_F(SampleFilterTest, NegotiatesOnlyTheStagesItUses) {
   EXPECT_FALSE(flags & p::kNoMail);
   EXPECT_FALSE(flags & p::kNoRcpt);
   EXPECT_FALSE(flags & p::kNoHeaders);
+  EXPECT_TRUE(flags & p::kNoReplyHeader);
+  EXPECT_TRUE(flags & p::kNoReplyRcpt);
+}
+
+TEST(SampleFilterOldMtaTest, RepliesForAnMtaWithoutNoReplyFlags) {
+  FilterTester t(MakeSampleFactory());
+  t.Negotiate({6, milter::codec::action::kAll, 0});
+  EXPECT_EQ(t.Mail("<a@example.net>").status, Status::kContinue);
+  EXPECT_EQ(t.Rcpt("<b@example.org>").status, Status::kContinue);
+  EXPECT_EQ(t.Header("Subject", "x").status, Status::kContinue);
+  EXPECT_EQ(t.EndOfMessage().modifications.size(), 3u);
 }
 
 TEST_F(SampleFilterTest, RejectsTheRejectSender) {
@@ -78,7 +89,7 @@ TEST_F(SampleFilterTest, StateDoesNotLeakAcrossMessages) {
   Message("REPLACE");
   EXPECT_EQ(t_.Abort().status, Status::kNoReply);
   EXPECT_EQ(t_.Mail("<a@example.net>").status, Status::kContinue);
-  EXPECT_EQ(t_.Rcpt("<z@second.test>").status, Status::kContinue);
+  EXPECT_EQ(t_.Rcpt("<z@second.test>").status, Status::kNoReply);
   auto r = t_.EndOfMessage();
   EXPECT_THAT(
       r.modifications,

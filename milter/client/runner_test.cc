@@ -177,10 +177,9 @@ std::string SampleMessage(M& mta, const std::string& subject) {
   std::string rcpt = ArgList("<b@example.org>");
   mta.Send(codec::Mail{codec::StringList(from)});
   EXPECT_EQ(mta.ReadUntilVerdict(), "c");
+  // The example filter negotiates no reply for recipients and headers.
   mta.Send(codec::Rcpt{codec::StringList(rcpt)});
-  EXPECT_EQ(mta.ReadUntilVerdict(), "c");
   mta.Send(codec::Header{"Subject", subject});
-  EXPECT_EQ(mta.ReadUntilVerdict(), "c");
   mta.Send(codec::EndOfMessage{"body\r\n"});
   return mta.ReadUntilVerdict();
 }
@@ -199,14 +198,14 @@ TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
   RunnerOptions o;
   o.listen = {"unix:" + path};
   o.unix_socket_mode = 0600;
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
   // A second runner on the same live path refuses.
-  Runner second(MakeFilterFactory<sample::SampleFilter>(), o);
+  Runner second(sample::MakeSampleFactory(), o);
   EXPECT_FALSE(second.Listen().ok());
 
   auto mta = ConnectUnix(path);
@@ -218,8 +217,7 @@ TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
   std::string reject = ArgList("<reject@example.com>");
   mta->Send(codec::Mail{codec::StringList(reject)});
   EXPECT_EQ(mta->ReadUntilVerdict(), "y");
-  EXPECT_EQ(mta->last_reply(),
-            "550 5.7.1 Sender rejected by sample filter");
+  EXPECT_EQ(mta->last_reply(), "550 5.7.1 Sender rejected by sample filter");
   mta->Send(codec::Quit{});
   EXPECT_TRUE(mta->ClosedByPeer());
   s.Stop();
@@ -230,7 +228,7 @@ TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
 TEST(RunnerTest, TcpAndQuitNewConnection) {
   RunnerOptions o;
   o.listen = {FreeInet()};
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   for (int session = 0; session < 3; ++session) {
@@ -246,7 +244,7 @@ TEST(RunnerTest, TcpAndQuitNewConnection) {
 TEST(RunnerTest, PipelinedPacketsInOneWrite) {
   RunnerOptions o;
   o.listen = {FreeInet()};
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   std::string all = codec::Encode(kOffer);
   std::string from = ArgList("<a@example.net>");
@@ -260,7 +258,7 @@ TEST(RunnerTest, PipelinedPacketsInOneWrite) {
 TEST(RunnerTest, BadInputClosesTheSessionNotTheRunner) {
   RunnerOptions o;
   o.listen = {FreeInet()};
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   uint16_t port = PortOf(s.runner().bound_specs()[0]);
   {  // garbage code byte
     auto mta = ConnectTcp(port);
@@ -305,7 +303,7 @@ TEST(RunnerTest, ReadTimeoutClosesIdleSessions) {
   RunnerOptions o;
   o.listen = {FreeInet()};
   o.timeout = std::chrono::milliseconds(100);
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   mta->Send(kOffer);
   EXPECT_EQ(mta->ReadUntilVerdict(), "O");
@@ -357,7 +355,7 @@ TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {
   RunnerOptions o;
   o.listen = {FreeInet()};
   o.max_sessions = 1;
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   uint16_t port = PortOf(s.runner().bound_specs()[0]);
   auto first = ConnectTcp(port);
   first->Send(kOffer);
@@ -374,8 +372,7 @@ TEST(RunnerTest, GracefulStopLetsSessionsInFlightFinish) {
   RunnerOptions o;
   o.listen = {FreeInet()};
   o.shutdown_deadline = std::chrono::seconds(5);
-  auto served =
-      std::make_unique<Served>(MakeFilterFactory<sample::SampleFilter>(), o);
+  auto served = std::make_unique<Served>(sample::MakeSampleFactory(), o);
   uint16_t port = PortOf(served->runner().bound_specs()[0]);
   auto mta = ConnectTcp(port);
   mta->Send(kOffer);
@@ -397,7 +394,7 @@ TEST(RunnerTest, DeadlineClosesStragglers) {
   RunnerOptions o;
   o.listen = {FreeInet()};
   o.shutdown_deadline = std::chrono::milliseconds(100);
-  Served s(MakeFilterFactory<sample::SampleFilter>(), o);
+  Served s(sample::MakeSampleFactory(), o);
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   mta->Send(kOffer);
   EXPECT_EQ(mta->ReadUntilVerdict(), "O");
@@ -410,7 +407,7 @@ TEST(RunnerTest, DeadlineClosesStragglers) {
 TEST(RunnerTest, BadSpecsAreReported) {
   RunnerOptions o;
   o.listen = {"bogus:1"};
-  Runner r(MakeFilterFactory<sample::SampleFilter>(), o);
+  Runner r(sample::MakeSampleFactory(), o);
   EXPECT_FALSE(r.Listen().ok());
 }
 

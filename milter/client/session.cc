@@ -41,10 +41,29 @@ void Session::Stop() {
 }
 
 void Session::ArmTimer() {
-  timer_.expires_after(config_->timeout);
+  deadline_ = std::chrono::steady_clock::now() + config_->timeout;
+  waiting_ = true;
+  if (timer_armed_) return;
+  timer_armed_ = true;
+  timer_.expires_at(deadline_);
   timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
-    if (!ec) self->Stop();
+    self->OnTimer(ec);
   });
+}
+
+void Session::OnTimer(const std::error_code& ec) {
+  timer_armed_ = false;
+  if (ec || stopped_) return;
+  if (!waiting_) return;  // re-armed by the next wait
+  if (std::chrono::steady_clock::now() < deadline_) {
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      self->OnTimer(ec);
+    });
+    return;
+  }
+  Stop();  // the MTA was silent (or did not read) for too long
 }
 
 void Session::SendProgress() {
@@ -62,7 +81,7 @@ asio::awaitable<void> Session::Run() {
     ArmTimer();
     co_await socket_.async_wait(Socket::wait_read,
                                 asio::redirect_error(asio::use_awaitable, ec));
-    timer_.cancel();
+    waiting_ = false;
     if (ec || stopped_) break;
     char* scratch = Scratch();
     size_t n = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
@@ -95,7 +114,7 @@ asio::awaitable<void> Session::Run() {
       ArmTimer();
       co_await asio::async_write(socket_, asio::buffer(out_),
                                  asio::redirect_error(asio::use_awaitable, ec));
-      timer_.cancel();
+      waiting_ = false;
       if (ec) close = true;
     }
     std::string().swap(in_);
@@ -103,6 +122,8 @@ asio::awaitable<void> Session::Run() {
     decoder_.ReleaseMemoryIfIdle();
     if (close) break;
   }
+  waiting_ = false;
+  timer_.cancel();
   co_await engine_.Finish();
   socket_.close(ec);
 }

@@ -43,7 +43,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
+  // Pushes the deadline; the timer itself is armed once and re-armed only
+  // when it fires early, so a busy session costs no timer operations.
   void ArmTimer();
+  void OnTimer(const std::error_code& ec);
   void SendProgress();
 
   Socket socket_;
@@ -53,6 +56,9 @@ class Session : public std::enable_shared_from_this<Session> {
   codec::CommandDecoder decoder_;
   std::string in_;   // bytes being decoded (empty when idle)
   std::string out_;  // responses to write (empty when idle)
+  std::chrono::steady_clock::time_point deadline_;
+  bool timer_armed_ = false;
+  bool waiting_ = false;  // the deadline applies (not while in a callback)
   bool stopped_ = false;
 };
 
