@@ -54,8 +54,9 @@ enum class DecodeError {
   kBadFamily,
   // Bytes follow the last field of a packet with a fixed layout.
   kTrailingBytes,
-  // A symbol list names a macro stage outside 0..6, or a macro packet names
-  // no command.
+  // A symbol list in the filter's 'O' reply names a macro stage outside
+  // 0..6. ('D' packets may name any command: Postfix sends them before
+  // headers and body chunks too.)
   kBadStage,
 };
 
