@@ -72,6 +72,15 @@ assert d["modifications"][1]["value"] == "[sample] json REPLACE"
 PY
 ok "JSON status and modifications"
 
+echo "== three messages on one connection, abort between them"
+run_tool 0 -s "$S" --n-messages 3 -r '<m@multi.example>' -h "Subject:multi"
+for n in 1 2 3; do expect_line "message: $n" "message $n reported"; done
+[ "$(grep -c '^modification: add-recipient <added@multi.example>$' <<<"$OUT")" -eq 3 ] ||
+  fail "each message should get exactly one added recipient: $OUT"
+ok "per-message state is fresh in every message"
+[ "$(grep -c '^status: pass$' <<<"$OUT")" -eq 3 ] || fail "three passes expected: $OUT"
+ok "three messages pass"
+
 echo "== TCP socket"
 PORT=$((20000 + RANDOM % 20000))
 "$WORK/sample_filter" "inet:$PORT@127.0.0.1" >"$WORK/libmilter-tcp.log" 2>&1 &

@@ -70,6 +70,18 @@ assert [m["type"] for m in d["modifications"]][:3] == ["add-header", "insert-hea
 PY
 ok "filter negotiated no-reply-header; three headers and the modifications in JSON"
 
+echo "== two messages on one connection: the second is independent"
+run_tool 6 -s "$S" --n-messages 2 --json -h "Subject:QUARANTINE"
+/usr/bin/python3 - "$OUT" <<'PY' || fail "JSON output wrong: $OUT"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["status"] == "quarantine", d["status"]
+assert len(d["previous_messages"]) == 1
+assert d["previous_messages"][0]["status"] == "quarantine"
+assert d["previous_messages"][0]["modifications"] == d["modifications"]
+PY
+ok "two messages, same result each"
+
 echo "== several sessions in parallel"
 run_tool 0 -s "$S" --threads 10 --n-sessions 200
 expect_line "status: pass: 200" "200 sessions counted"

@@ -33,6 +33,7 @@ ABSL_FLAG(double, end_of_message_timeout, 300, "seconds");
 ABSL_FLAG(int, threads, 1, "concurrent sessions");
 ABSL_FLAG(int, n_sessions, 0, "total sessions (default: --threads)");
 ABSL_FLAG(int, event_loops, 1, "event loop threads");
+ABSL_FLAG(int, n_messages, 1, "messages per session");
 ABSL_FLAG(bool, json, false, "JSON output");
 ABSL_FLAG(bool, verbose, false, "print every stage");
 
@@ -316,6 +317,10 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
   o.threads = absl::GetFlag(FLAGS_threads);
   o.n_sessions = absl::GetFlag(FLAGS_n_sessions);
   o.event_loops = absl::GetFlag(FLAGS_event_loops);
+  o.n_messages = absl::GetFlag(FLAGS_n_messages);
+  if (o.n_messages < 1) {
+    return absl::InvalidArgumentError("--n-messages must be >= 1");
+  }
   if (o.threads < 1)
     return absl::InvalidArgumentError("--threads must be >= 1");
   if (o.n_sessions == 0) o.n_sessions = o.threads;
@@ -381,6 +386,9 @@ Load:
                                 than one, prints counts per status,
                                 sessions/s and latency percentiles
       --event-loops=N           event loop threads (default 1)
+      --n-messages=N            messages per session (default 1), with an
+                                abort between them; the status is the last
+                                message's, earlier ones are listed first
 
 Output: "status: pass|accept|reject|temporary-failure|discard|quarantine",
 the reply code if any, the modifications, "elapsed-time: N seconds".

@@ -39,6 +39,7 @@ ABSL_DECLARE_FLAG(double, writing_timeout);
 ABSL_DECLARE_FLAG(double, end_of_message_timeout);
 ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(int, n_sessions);
+ABSL_DECLARE_FLAG(int, n_messages);
 ABSL_DECLARE_FLAG(int, event_loops);
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(bool, verbose);
@@ -84,6 +85,7 @@ struct ToolOptions {
   bool output_message = false;
   int threads = 1;
   int n_sessions = 1;
+  int n_messages = 1;
   int event_loops = 1;
   bool json = false;
   bool verbose = false;

@@ -85,6 +85,11 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
+namespace {
+// Stages, status, reply, quarantine, progress and modifications of a message.
+std::string MessageText(const Outcome& o);
+}  // namespace
+
 std::string FormatOutcome(const Outcome& o,
                           const milter::server::MailMessage* message,
                           bool json) {
@@ -119,6 +124,16 @@ std::string FormatOutcome(const Outcome& o,
     if (o.quarantine) {
       absl::StrAppend(&out, ",\"quarantine\":", JsonString(*o.quarantine));
     }
+    if (!o.previous_messages.empty()) {
+      std::vector<std::string> previous;
+      for (const Outcome& p : o.previous_messages) {
+        std::string one = FormatOutcome(p, nullptr, true);
+        one.pop_back();  // the newline
+        previous.push_back(std::move(one));
+      }
+      absl::StrAppend(&out, ",\"previous_messages\":[",
+                      absl::StrJoin(previous, ","), "]");
+    }
     if (message != nullptr) {
       absl::StrAppend(&out, ",\"message\":", MessageJson(*message));
     }
@@ -130,6 +145,30 @@ std::string FormatOutcome(const Outcome& o,
                     milter::codec::ActionFlagsToString(o.actions), " protocol ",
                     milter::codec::ProtocolFlagsToString(o.protocol), "\n");
   }
+  int number = 1;
+  for (const Outcome& p : o.previous_messages) {
+    absl::StrAppend(&out, "message: ", number++, "\n", MessageText(p));
+  }
+  if (number > 1) absl::StrAppend(&out, "message: ", number, "\n");
+  absl::StrAppend(&out, MessageText(o));
+  absl::StrAppend(&out,
+                  "elapsed-time: ", absl::StrFormat("%.6f", o.elapsed_seconds),
+                  " seconds\n");
+  if (message != nullptr) {
+    absl::StrAppend(&out, "envelope-from: ", message->envelope_from, "\n");
+    for (const std::string& r : message->recipients) {
+      absl::StrAppend(&out, "envelope-recipient: ", r, "\n");
+    }
+    absl::StrAppend(&out, "message:\n",
+                    milter::server::SerializeMessage(*message, true));
+  }
+  return out;
+}
+
+namespace {
+
+std::string MessageText(const Outcome& o) {
+  std::string out;
   for (const StageLog& s : o.stages) {
     absl::StrAppend(&out, "stage: ", s.stage, ": ", s.decision,
                     s.reply.empty() ? "" : " ", s.reply, "\n");
@@ -145,19 +184,10 @@ std::string FormatOutcome(const Outcome& o,
   for (const Modification& m : o.modifications) {
     absl::StrAppend(&out, "modification: ", milter::server::ToString(m), "\n");
   }
-  absl::StrAppend(&out,
-                  "elapsed-time: ", absl::StrFormat("%.6f", o.elapsed_seconds),
-                  " seconds\n");
-  if (message != nullptr) {
-    absl::StrAppend(&out, "envelope-from: ", message->envelope_from, "\n");
-    for (const std::string& r : message->recipients) {
-      absl::StrAppend(&out, "envelope-recipient: ", r, "\n");
-    }
-    absl::StrAppend(&out, "message:\n",
-                    milter::server::SerializeMessage(*message, true));
-  }
   return out;
 }
+
+}  // namespace
 
 std::string FormatSummary(const Summary& s, int concurrency, bool json) {
   double cpu = s.cpu_user_seconds + s.cpu_system_seconds;

@@ -83,6 +83,7 @@ absl::StatusOr<Plan> MakePlan(const ToolOptions& o) {
   plan.helo = o.helo;
   plan.unknown = o.unknown;
   plan.message = o.message;
+  plan.n_messages = o.n_messages;
   plan.body_chunks = o.body_chunks;
   auto user = [&](const char* stage) -> Macros {
     auto it = o.macros.find(stage);
@@ -134,6 +135,10 @@ bool Record(const char* name, const Verdict& v, bool log_stages, Outcome* out) {
     out->stages.push_back(
         {name, milter::server::DecisionName(v.decision), v.reply});
   }
+  if (v.decision == Decision::kShutdown ||
+      v.decision == Decision::kConnectionFail) {
+    out->connection_ended = true;
+  }
   if (v.Final()) {
     out->status = StatusOf(v.decision);
     out->reply = v.reply;
@@ -142,17 +147,23 @@ bool Record(const char* name, const Verdict& v, bool log_stages, Outcome* out) {
   return false;
 }
 
-// The stages after negotiation. Sets out->error or out->status.
-asio::awaitable<void> RunStages(milter::server::Session& session,
-                                const Plan& plan, bool log_stages,
-                                Outcome* out) {
-  // True (stop) on an error or a final verdict.
+// True (stop) on an error or a final verdict.
+bool Stop(const absl::StatusOr<Verdict>& v, const char* name, bool log_stages,
+          Outcome* out) {
+  if (!v.ok()) {
+    out->error = v.status();
+    return true;
+  }
+  return Record(name, *v, log_stages, out);
+}
+
+// Connect, HELO and the unknown command. Sets out->error or, if the session
+// ends here, out->status.
+asio::awaitable<void> RunConnectionStages(milter::server::Session& session,
+                                          const Plan& plan, bool log_stages,
+                                          Outcome* out) {
   auto stop = [&](const absl::StatusOr<Verdict>& v, const char* name) {
-    if (!v.ok()) {
-      out->error = v.status();
-      return true;
-    }
-    return Record(name, *v, log_stages, out);
+    return Stop(v, name, log_stages, out);
   };
   if (stop(co_await session.ConnectStage(plan.connect, plan.connect_macros),
            "connect") ||
@@ -173,10 +184,19 @@ asio::awaitable<void> RunStages(milter::server::Session& session,
         out->stages.push_back(
             {"unknown", milter::server::DecisionName(v->decision), v->reply});
       }
-    } else if (Record("unknown", logged, log_stages, out)) {
-      co_return;
+    } else {
+      Record("unknown", logged, log_stages, out);
     }
   }
+}
+
+// One message, MAIL FROM to end of message. Sets out->error or out->status.
+asio::awaitable<void> RunMessage(milter::server::Session& session,
+                                 const Plan& plan, bool log_stages,
+                                 Outcome* out) {
+  auto stop = [&](const absl::StatusOr<Verdict>& v, const char* name) {
+    return Stop(v, name, log_stages, out);
+  };
   if (stop(co_await session.Mail(plan.message.envelope_from, {},
                                  plan.mail_macros),
            "envelope-from")) {
@@ -265,7 +285,28 @@ asio::awaitable<Outcome> RunSession(asio::any_io_executor executor,
     out.version = session.negotiated().version;
     out.actions = session.negotiated().actions;
     out.protocol = session.negotiated().protocol;
-    co_await RunStages(session, plan, log_stages, &out);
+    co_await RunConnectionStages(session, plan, log_stages, &out);
+    bool connection_ended = !out.status.empty();
+    for (int m = 0; m < plan.n_messages && out.error.ok() && !connection_ended;
+         ++m) {
+      if (m > 0) {
+        // The previous message's result moves aside; the next one starts
+        // after an abort, as Postfix sends after every message.
+        Outcome next;
+        next.error = co_await session.Abort();
+        next.version = out.version;
+        next.actions = out.actions;
+        next.protocol = out.protocol;
+        next.header_leading_space = out.header_leading_space;
+        next.previous_messages = std::move(out.previous_messages);
+        out.previous_messages.clear();
+        next.previous_messages.push_back(std::move(out));
+        out = std::move(next);
+        if (!out.error.ok()) break;
+      }
+      co_await RunMessage(session, plan, log_stages, &out);
+      if (out.connection_ended) connection_ended = true;
+    }
     if (out.error.ok()) {
       if (out.status.empty()) out.status = "pass";
       out.error = co_await session.Quit();

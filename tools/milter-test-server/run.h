@@ -33,6 +33,7 @@ struct Plan {
   milter::server::Macros connect_macros, helo_macros, mail_macros, data_macros,
       end_of_header_macros, end_of_message_macros;
   std::vector<milter::server::Macros> rcpt_macros;  // per recipient
+  int n_messages = 1;  // per session, with an abort between them
 };
 
 // Defaults like Postfix's plus the user's --STAGE-macro values.
@@ -59,6 +60,11 @@ struct Outcome {
   // What negotiation settled, for --verbose and --json.
   uint32_t version = 0, actions = 0, protocol = 0;
   double elapsed_seconds = 0;
+  // With --n-messages: the results of the earlier messages of the session
+  // (the fields above are the last message's).
+  std::vector<Outcome> previous_messages;
+  // The filter asked to end the SMTP connection (421 shutdown or 'f').
+  bool connection_ended = false;
 };
 
 // One SMTP session: connect, negotiate, every stage, quit. Stops at the first

@@ -144,6 +144,35 @@ TEST(RunSessionTest, ErrorIsReported) {
             std::string::npos);
 }
 
+TEST(RunSessionTest, SeveralMessagesWithAbortBetween) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, codec::action::kAll, 0);
+    for (char code : std::string("CH")) Answer(c, code, codec::Continue{});
+    for (int m = 0; m < 2; ++m) {
+      for (char code : std::string("MRRTLNB")) {
+        Answer(c, code, codec::Continue{});
+      }
+      c.ReadUntil('E');
+      c.Send(codec::AddHeader{"X-M", std::to_string(m)});
+      c.Send(codec::Continue{});
+    }
+    c.ReadUntil('Q');
+  });
+  Plan plan = MakeTestPlan(filter.spec());
+  plan.n_messages = 2;
+  Outcome o = RunOne(plan);
+  ASSERT_TRUE(o.error.ok()) << o.error;
+  ASSERT_EQ(o.previous_messages.size(), 1u);
+  EXPECT_EQ(o.previous_messages[0].modifications[0].value, "0");
+  EXPECT_EQ(o.modifications[0].value, "1");
+  std::string codes = filter.Join();
+  EXPECT_EQ(codes.substr(codes.size() - 2), "EQ");  // no abort after the last
+  EXPECT_NE(codes.find("EADM"), std::string::npos) << codes;  // abort between
+  std::string text = FormatOutcome(o, nullptr, false);
+  EXPECT_NE(text.find("message: 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("message: 2\n"), std::string::npos) << text;
+}
+
 TEST(RunManyTest, CountsEverySession) {
   // A tiny threaded filter accepting many connections.
   FakeFilter filter([](FilterConnection&) {});  // only to get a socket path
