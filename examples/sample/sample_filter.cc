@@ -21,11 +21,6 @@ std::string DomainOf(std::string_view address) {
 
 }  // namespace
 
-void SampleFilter::ResetMessage() {
-  first_rcpt_domain_.reset();
-  subject_.reset();
-}
-
 asio::awaitable<milter::client::Status> SampleFilter::OnMailFrom(
     Context& ctx, std::string_view address, milter::client::EsmtpArgs) {
   ResetMessage();
@@ -39,29 +34,32 @@ asio::awaitable<milter::client::Status> SampleFilter::OnMailFrom(
 
 asio::awaitable<milter::client::Status> SampleFilter::OnRcptTo(
     Context&, std::string_view address, milter::client::EsmtpArgs) {
-  if (!first_rcpt_domain_) first_rcpt_domain_ = DomainOf(address);
+  Message& m = message();
+  if (!m.first_rcpt_domain) m.first_rcpt_domain = DomainOf(address);
   co_return Status::kNoReply;
 }
 
 asio::awaitable<milter::client::Status> SampleFilter::OnHeader(
     Context&, std::string_view name, std::string_view value) {
-  if (!subject_ && absl::EqualsIgnoreCase(A(name), "Subject")) {
-    subject_ = std::string(value);
+  Message& m = message();
+  if (!m.subject && absl::EqualsIgnoreCase(A(name), "Subject")) {
+    m.subject = std::string(value);
   }
   co_return Status::kNoReply;
 }
 
 asio::awaitable<milter::client::Status> SampleFilter::OnEndOfMessage(
     Context& ctx) {
-  std::string subject = subject_.value_or("");
+  Message& m = message();
+  std::string subject = m.subject.value_or("");
   if (absl::StrContains(subject, "NOMOD")) {
     ResetMessage();
     co_return Status::kAccept;
   }
   bool ok = ctx.AddHeader("X-Sample", "yes").ok();
   ok &= ctx.ChangeHeader("Subject", 1, "[sample] " + subject).ok();
-  if (first_rcpt_domain_ && !first_rcpt_domain_->empty()) {
-    ok &= ctx.AddRecipient("<added@" + *first_rcpt_domain_ + ">").ok();
+  if (m.first_rcpt_domain && !m.first_rcpt_domain->empty()) {
+    ok &= ctx.AddRecipient("<added@" + *m.first_rcpt_domain + ">").ok();
   }
   if (absl::StrContains(subject, "REPLACE")) {
     ok &= ctx.ReplaceBody("replaced\r\n").ok();

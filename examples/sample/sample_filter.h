@@ -14,6 +14,7 @@
 #ifndef EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
 #define EXAMPLES_SAMPLE_SAMPLE_FILTER_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,10 +39,19 @@ class SampleFilter : public milter::client::CoroutineFilter {
   asio::awaitable<void> OnAbort(Context& ctx) override;
 
  private:
-  void ResetMessage();
+  // Per-message state, allocated at MAIL FROM: an idle connection holds
+  // only a null pointer.
+  struct Message {
+    std::optional<std::string> first_rcpt_domain;
+    std::optional<std::string> subject;
+  };
+  void ResetMessage() { message_.reset(); }
+  Message& message() {
+    if (!message_) message_ = std::make_unique<Message>();
+    return *message_;
+  }
 
-  std::optional<std::string> first_rcpt_domain_;
-  std::optional<std::string> subject_;
+  std::unique_ptr<Message> message_;
 };
 
 // The factory to serve SampleFilter with.

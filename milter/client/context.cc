@@ -43,8 +43,18 @@ const char* StageName(Stage stage) {
 
 std::string_view Context::MacroOr(std::string_view name,
                                   std::string_view fallback) const {
-  std::optional<std::string_view> v = macros_.Get(name);
+  std::optional<std::string_view> v = GetMacro(name);
   return v ? *v : fallback;
+}
+
+const ConnectionInfo& Context::connection() const {
+  static const ConnectionInfo* empty = new ConnectionInfo();
+  return connection_ ? *connection_ : *empty;
+}
+
+const codec::MacroMap& Context::macros() const {
+  static const codec::MacroMap* empty = new codec::MacroMap();
+  return macros_ ? *macros_ : *empty;
 }
 
 absl::Status Context::SetReply(std::string_view code, std::string_view enhanced,

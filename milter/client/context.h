@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,17 +61,18 @@ class Context {
 
   // --- What the session knows.
   Stage stage() const { return stage_; }
-  const ConnectionInfo& connection() const { return connection_; }
+  const ConnectionInfo& connection() const;
   const codec::NegotiatedOptions& negotiated() const { return negotiated_; }
   // A macro by name ("i" and "{i}" both work), from the current stage or an
   // earlier one.
   std::optional<std::string_view> GetMacro(std::string_view name) const {
-    return macros_.Get(name);
+    if (!macros_) return std::nullopt;
+    return macros_->Get(name);
   }
   // GetMacro or `fallback`.
   std::string_view MacroOr(std::string_view name,
                            std::string_view fallback) const;
-  const codec::MacroMap& macros() const { return macros_; }
+  const codec::MacroMap& macros() const;
 
   // --- The reply sent with the next kReject (5xx) or kTempfail (4xx).
   // `code` "550", `enhanced` "5.7.1" or "", text without CR/LF.
@@ -121,9 +123,9 @@ class Context {
   std::string_view OutgoingHeaderValue(std::string_view value) const;
 
   Stage stage_ = Stage::kNone;
-  ConnectionInfo connection_;
+  std::unique_ptr<ConnectionInfo> connection_;  // set by connect
   codec::NegotiatedOptions negotiated_;
-  codec::MacroMap macros_;
+  std::unique_ptr<codec::MacroMap> macros_;  // allocated by the first 'D'
   std::optional<std::string> reply_;
   std::vector<Modification> modifications_;
   std::function<void()> progress_sink_;
@@ -132,11 +134,20 @@ class Context {
 // Engine-side access to a Context's internals.
 struct Context::Internal {
   static void SetStage(Context& c, Stage s) { c.stage_ = s; }
-  static ConnectionInfo& connection(Context& c) { return c.connection_; }
+  static ConnectionInfo& connection(Context& c) {
+    if (!c.connection_) c.connection_ = std::make_unique<ConnectionInfo>();
+    return *c.connection_;
+  }
   static codec::NegotiatedOptions& negotiated(Context& c) {
     return c.negotiated_;
   }
-  static codec::MacroMap& macros(Context& c) { return c.macros_; }
+  static codec::MacroMap& macros(Context& c) {
+    if (!c.macros_) c.macros_ = std::make_unique<codec::MacroMap>();
+    return *c.macros_;
+  }
+  static codec::MacroMap* existing_macros(Context& c) {
+    return c.macros_.get();
+  }
   static std::optional<std::string>& reply(Context& c) { return c.reply_; }
   static std::vector<Modification>& modifications(Context& c) {
     return c.modifications_;

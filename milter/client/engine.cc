@@ -108,8 +108,9 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
   char code = static_cast<char>(codec::CodeOf(command));
   int macro_stage = codec::MacroStageForCommand(code);
   if (macro_stage >= 0) {
-    Internal::macros(*context_).ClearAbove(
-        static_cast<codec::MacroStage>(macro_stage));
+    if (codec::MacroMap* m = Internal::existing_macros(*context_)) {
+      m->ClearAbove(static_cast<codec::MacroStage>(macro_stage));
+    }
   }
   uint32_t no_reply = 0;
   switch (code) {
@@ -299,9 +300,10 @@ asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {
     if (!(cbs & callback::kHeader)) co_return Status::kContinue;
     std::string_view value = m->value;
     if (ctx.negotiated().emulated & protocol::kHeaderLeadingSpace) {
-      header_value_.assign(" ");
-      header_value_.append(value);
-      value = header_value_;
+      if (!header_value_) header_value_ = std::make_unique<std::string>();
+      header_value_->assign(" ");
+      header_value_->append(value);
+      value = *header_value_;
     }
     std::string_view name = m->name;
     co_return co_await CallFilter(

@@ -71,7 +71,7 @@ class Engine {
   std::unique_ptr<Filter> sync_;
   std::unique_ptr<CoroutineFilter> coroutine_;
   std::unique_ptr<Context> context_;
-  std::string header_value_;  // HDR_LEADSPC emulation
+  std::unique_ptr<std::string> header_value_;  // HDR_LEADSPC emulation
   bool negotiated_ = false;
   bool in_message_ = false;
   bool skipping_body_ = false;

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <thread>
@@ -20,7 +21,6 @@
 #include "asio/local/stream_protocol.hpp"
 #include "asio/post.hpp"
 #include "asio/redirect_error.hpp"
-#include "asio/strand.hpp"
 #include "asio/use_awaitable.hpp"
 #include "milter/net/socket_spec.h"
 
@@ -39,7 +39,12 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
       options_(std::move(options)),
       signals_(io_),
       slot_timer_(io_),
-      deadline_timer_(io_) {
+      deadline_timer_(io_),
+      sweep_timer_(io_) {
+  for (int i = 1; i < options_.io_threads; ++i) {
+    extra_io_.push_back(std::make_unique<asio::io_context>(1));
+    extra_work_.emplace_back(extra_io_.back()->get_executor());
+  }
   if (factory_.is_sync() && options_.worker_threads > 0) {
     pool_ = std::make_unique<asio::thread_pool>(options_.worker_threads);
     pool_executor_ = pool_->get_executor();
@@ -47,9 +52,12 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.factory = &factory_;
   config_.pool = pool_ ? &pool_executor_ : nullptr;
   config_.timeout = options_.timeout;
+  config_.on_end = [this](Session* s) { SessionEnded(s); };
 }
 
 Runner::~Runner() {
+  // Sessions destroyed with the event loops below must not call back.
+  config_.on_end = nullptr;
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
   if (pool_) pool_->join();
 }
@@ -189,9 +197,10 @@ absl::Status Runner::Run() {
   for (auto& listener : listeners_) {
     asio::co_spawn(io_, AcceptLoop(listener.get()), asio::detached);
   }
+  ArmSweeper();
   std::vector<std::thread> threads;
-  for (int i = 1; i < options_.io_threads; ++i) {
-    threads.emplace_back([this] { io_.run(); });
+  for (auto& io : extra_io_) {
+    threads.emplace_back([&io] { io->run(); });
   }
   io_.run();
   for (std::thread& t : threads) t.join();
@@ -212,18 +221,41 @@ void Runner::BeginStop() {
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
   unix_paths_.clear();
   slot_timer_.cancel();
-  if (active_.load() == 0) return;
+  if (active_.load() == 0) return MaybeFinish();
   deadline_timer_.expires_after(options_.shutdown_deadline);
   deadline_timer_.async_wait([this](const std::error_code& ec) {
+    if (!ec) StopSessions(/*expired_only=*/false);
+  });
+}
+
+void Runner::MaybeFinish() {
+  if (!stopping_ || active_.load() != 0) return;
+  deadline_timer_.cancel();
+  sweep_timer_.cancel();
+  extra_work_.clear();  // lets the other event loops return
+}
+
+void Runner::StopSessions(bool expired_only) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Session* s = sessions_; s != nullptr; s = s->list_next) {
+    if (expired_only && !s->Expired(now)) continue;
+    // The session may be ending on another thread: only a live one is
+    // stopped (its destructor waits for mu_ to leave the set).
+    std::shared_ptr<Session> live = s->weak_from_this().lock();
+    if (!live) continue;
+    asio::post(live->executor(), [live] { live->Stop(); });
+  }
+}
+
+void Runner::ArmSweeper() {
+  auto period = std::clamp(options_.timeout / 4, std::chrono::milliseconds(10),
+                           std::chrono::milliseconds(1000));
+  sweep_timer_.expires_after(period);
+  sweep_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
-    std::vector<std::shared_ptr<Session>> left;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      left.assign(sessions_.begin(), sessions_.end());
-    }
-    for (auto& s : left) {
-      asio::post(s->executor(), [s] { s->Stop(); });
-    }
+    StopSessions(/*expired_only=*/true);
+    if (!(stopping_ && active_.load() == 0)) ArmSweeper();
   });
 }
 
@@ -237,11 +269,13 @@ asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
           asio::redirect_error(asio::use_awaitable, ec));
     }
     if (stopping_) break;
-    auto executor = options_.io_threads > 1
-                        ? asio::any_io_executor(asio::make_strand(io_))
-                        : asio::any_io_executor(io_.get_executor());
+    asio::io_context* target = &io_;
+    if (!extra_io_.empty()) {
+      size_t i = next_io_++ % (extra_io_.size() + 1);
+      if (i > 0) target = extra_io_[i - 1].get();
+    }
     auto [ec, socket] = co_await listener->acceptor.async_accept(
-        executor, asio::experimental::as_tuple(asio::use_awaitable));
+        *target, asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
       // EMFILE and friends: back off instead of spinning.
@@ -263,22 +297,28 @@ void Runner::StartSession(Session::Socket socket) {
   ++total_;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    sessions_.insert(session);
+    Session* s = session.get();
+    s->list_next = sessions_;
+    if (sessions_) sessions_->list_prev = s;
+    sessions_ = s;
   }
-  asio::co_spawn(
-      session->executor(), session->Run(),
-      [this, session](std::exception_ptr) { SessionEnded(session); });
+  asio::post(session->executor(), [session] { session->Start(); });
 }
 
-void Runner::SessionEnded(const std::shared_ptr<Session>& session) {
+void Runner::SessionEnded(Session* session) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    sessions_.erase(session);
+    if (session->list_prev) {
+      session->list_prev->list_next = session->list_next;
+    } else {
+      sessions_ = session->list_next;
+    }
+    if (session->list_next) session->list_next->list_prev = session->list_prev;
   }
-  size_t left = --active_;
-  asio::post(io_, [this, left] {
+  --active_;
+  asio::post(io_, [this] {
     slot_timer_.cancel();
-    if (stopping_ && left == 0) deadline_timer_.cancel();
+    MaybeFinish();
   });
 }
 

@@ -18,12 +18,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
+#include "asio/executor_work_guard.hpp"
 #include "asio/generic/stream_protocol.hpp"
 #include "asio/io_context.hpp"
 #include "asio/signal_set.hpp"
@@ -43,13 +43,14 @@ struct RunnerOptions {
   uint32_t unix_socket_mode = 0660;
   std::string unix_socket_group;
   bool remove_stale_socket = true;
-  int backlog = 128;
+  int backlog = 4096;  // capped by the kernel (somaxconn)
   // Concurrent sessions; further connections wait in the backlog. 0: no
   // limit.
   size_t max_sessions = 0;
   // A session waiting longer than this for the MTA (or to write) is closed.
   std::chrono::milliseconds timeout{std::chrono::seconds(7210)};
-  // Event loop threads.
+  // Event loop threads, each with its own io_context; connections are
+  // spread over them.
   int io_threads = 1;
   // Threads for synchronous Filter callbacks; 0 runs them on the event loop
   // (for filters that never block).
@@ -86,12 +87,20 @@ class Runner {
   absl::Status ListenOn(const std::string& spec);
   asio::awaitable<void> AcceptLoop(Listener* listener);
   void StartSession(Session::Socket socket);
-  void SessionEnded(const std::shared_ptr<Session>& session);
+  void SessionEnded(Session* session);
   void BeginStop();
+  void MaybeFinish();
+  void ArmSweeper();
+  // Posts Stop() to every session for which `pick` is true.
+  void StopSessions(bool expired_only);
 
   FilterFactory factory_;
   RunnerOptions options_;
-  asio::io_context io_;
+  asio::io_context io_;  // listeners, signals, timers, first sessions
+  std::vector<std::unique_ptr<asio::io_context>> extra_io_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      extra_work_;
+  size_t next_io_ = 0;
   std::unique_ptr<asio::thread_pool> pool_;
   asio::any_io_executor pool_executor_;
   SessionConfig config_;
@@ -101,8 +110,9 @@ class Runner {
   asio::signal_set signals_;
   asio::steady_timer slot_timer_;
   asio::steady_timer deadline_timer_;
+  asio::steady_timer sweep_timer_;
   std::mutex mu_;
-  std::unordered_set<std::shared_ptr<Session>> sessions_;
+  Session* sessions_ = nullptr;  // intrusive list head, guarded by mu_
   std::atomic<size_t> active_{0};
   std::atomic<uint64_t> total_{0};
   bool listening_ = false;

@@ -241,6 +241,26 @@ TEST(RunnerTest, TcpAndQuitNewConnection) {
   EXPECT_TRUE(mta->ClosedByPeer());
 }
 
+TEST(RunnerTest, SessionsSpreadOverSeveralEventLoops) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.io_threads = 3;
+  Served s(sample::MakeSampleFactory(), o);
+  ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
+  uint16_t port = PortOf(s.runner().bound_specs()[0]);
+  std::vector<std::unique_ptr<TcpMta>> mtas;
+  for (int i = 0; i < 6; ++i) {
+    mtas.push_back(ConnectTcp(port));
+    mtas.back()->Send(kOffer);
+    EXPECT_EQ(mtas.back()->ReadUntilVerdict(), "O");
+  }
+  for (auto& m : mtas) EXPECT_EQ(SampleMessage(*m, "x"), "hm+c");
+  for (auto& m : mtas) m->Send(codec::Quit{});
+  for (auto& m : mtas) EXPECT_TRUE(m->ClosedByPeer());
+  s.Stop();
+  EXPECT_EQ(s.runner().total_sessions(), 6u);
+}
+
 TEST(RunnerTest, PipelinedPacketsInOneWrite) {
   RunnerOptions o;
   o.listen = {FreeInet()};

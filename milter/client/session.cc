@@ -3,9 +3,9 @@
 #include <utility>
 
 #include "asio/buffer.hpp"
+#include "asio/co_spawn.hpp"
 #include "asio/post.hpp"
 #include "asio/redirect_error.hpp"
-#include "asio/this_coro.hpp"
 #include "asio/use_awaitable.hpp"
 #include "asio/write.hpp"
 #include "milter/codec/protocol.h"
@@ -27,11 +27,24 @@ constexpr char kProgressPacket[] = {0, 0, 0, 1, 'p'};
 
 Session::Session(Socket socket, const SessionConfig* config)
     : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
       config_(config),
       engine_(config->factory, config->pool) {}
 
-Session::~Session() = default;
+Session::~Session() {
+  if (config_->on_end) config_->on_end(this);
+}
+
+bool Session::Expired(std::chrono::steady_clock::time_point now) const {
+  int64_t d = deadline_.load(std::memory_order_relaxed);
+  return d != 0 && now.time_since_epoch().count() > d;
+}
+
+void Session::SetDeadline() {
+  deadline_.store((std::chrono::steady_clock::now() + config_->timeout)
+                      .time_since_epoch()
+                      .count(),
+                  std::memory_order_relaxed);
+}
 
 void Session::Stop() {
   stopped_ = true;
@@ -40,30 +53,11 @@ void Session::Stop() {
   socket_.shutdown(Socket::shutdown_both, ec);
 }
 
-void Session::ArmTimer() {
-  deadline_ = std::chrono::steady_clock::now() + config_->timeout;
-  waiting_ = true;
-  if (timer_armed_) return;
-  timer_armed_ = true;
-  timer_.expires_at(deadline_);
-  timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
-    self->OnTimer(ec);
-  });
-}
-
-void Session::OnTimer(const std::error_code& ec) {
-  timer_armed_ = false;
-  if (ec || stopped_) return;
-  if (!waiting_) return;  // re-armed by the next wait
-  if (std::chrono::steady_clock::now() < deadline_) {
-    timer_armed_ = true;
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
-      self->OnTimer(ec);
-    });
-    return;
-  }
-  Stop();  // the MTA was silent (or did not read) for too long
+void Session::Start() {
+  engine_.SetProgressSink([this] { SendProgress(); });
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  WaitForData();
 }
 
 void Session::SendProgress() {
@@ -73,59 +67,79 @@ void Session::SendProgress() {
   });
 }
 
-asio::awaitable<void> Session::Run() {
-  engine_.SetProgressSink([this] { SendProgress(); });
+void Session::WaitForData() {
+  if (stopped_) return End();
+  SetDeadline();
+  socket_.async_wait(Socket::wait_read,
+                     [self = shared_from_this()](const std::error_code& ec) {
+                       self->OnReadable(ec);
+                     });
+}
+
+void Session::OnReadable(const std::error_code& wait_error) {
+  deadline_.store(0, std::memory_order_relaxed);
+  if (wait_error || stopped_) return End();
   std::error_code ec;
-  socket_.non_blocking(true, ec);
-  while (!stopped_) {
-    ArmTimer();
-    co_await socket_.async_wait(Socket::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec));
-    waiting_ = false;
-    if (ec || stopped_) break;
-    char* scratch = Scratch();
-    size_t n = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      continue;
-    }
-    if (ec || n == 0) break;  // EOF, reset
-    in_.assign(scratch, n);
-    decoder_.Feed(in_);
-    bool close = false;
-    while (!close) {
-      absl::StatusOr<std::optional<codec::Command>> next = decoder_.Next();
-      if (!next.ok()) {
-        close = true;  // garbage, oversize length: drop the MTA
-        break;
-      }
-      if (!next->has_value()) break;
-      absl::StatusOr<Engine::After> after =
-          co_await engine_.Handle(**next, &out_);
-      if (!after.ok() || *after == Engine::After::kClose) {
-        close = true;
-      } else if (*after == Engine::After::kNewSession) {
-        engine_.SetProgressSink([this] { SendProgress(); });
-        decoder_.set_max_payload(codec::kDefaultMaxPayload);
-      } else {
-        decoder_.set_max_payload(engine_.max_payload());
-      }
-    }
-    if (!out_.empty() && !stopped_) {
-      ArmTimer();
-      co_await asio::async_write(socket_, asio::buffer(out_),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      waiting_ = false;
-      if (ec) close = true;
-    }
-    std::string().swap(in_);
-    std::string().swap(out_);
-    decoder_.ReleaseMemoryIfIdle();
-    if (close) break;
+  char* scratch = Scratch();
+  size_t n = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    return WaitForData();
   }
-  waiting_ = false;
-  timer_.cancel();
-  co_await engine_.Finish();
-  socket_.close(ec);
+  if (ec || n == 0) return End();  // EOF, reset
+  asio::co_spawn(socket_.get_executor(), Process(std::string(scratch, n)),
+                 [self = shared_from_this()](std::exception_ptr e, bool more) {
+                   if (e || !more) {
+                     self->End();
+                   } else {
+                     self->WaitForData();
+                   }
+                 });
+}
+
+// `in` and `out` live in this coroutine's frame: nothing stays allocated
+// between reads.
+asio::awaitable<bool> Session::Process(std::string in) {
+  std::string out;
+  decoder_.Feed(in);
+  bool close = false;
+  while (!close) {
+    absl::StatusOr<std::optional<codec::Command>> next = decoder_.Next();
+    if (!next.ok()) {
+      close = true;  // garbage, oversize length: drop the MTA
+      break;
+    }
+    if (!next->has_value()) break;
+    absl::StatusOr<Engine::After> after = co_await engine_.Handle(**next, &out);
+    if (!after.ok() || *after == Engine::After::kClose) {
+      close = true;
+    } else if (*after == Engine::After::kNewSession) {
+      engine_.SetProgressSink([this] { SendProgress(); });
+      decoder_.set_max_payload(codec::kDefaultMaxPayload);
+    } else {
+      decoder_.set_max_payload(engine_.max_payload());
+    }
+  }
+  if (!out.empty() && !stopped_) {
+    SetDeadline();
+    std::error_code ec;
+    co_await asio::async_write(socket_, asio::buffer(out),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    deadline_.store(0, std::memory_order_relaxed);
+    if (ec) close = true;
+  }
+  decoder_.ReleaseMemoryIfIdle();
+  co_return !close && !stopped_;
+}
+
+void Session::End() {
+  if (ended_) return;
+  ended_ = true;
+  deadline_.store(0, std::memory_order_relaxed);
+  asio::co_spawn(socket_.get_executor(), engine_.Finish(),
+                 [self = shared_from_this()](std::exception_ptr) {
+                   std::error_code ec;
+                   self->socket_.close(ec);
+                 });
 }
 
 }  // namespace milter::client
