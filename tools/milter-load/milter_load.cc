@@ -52,6 +52,9 @@ ABSL_FLAG(int, idle, 0,
           "hold them idle");
 ABSL_FLAG(int, hold, 30, "Seconds to hold idle connections (or until "
                          "SIGTERM/SIGINT)");
+ABSL_FLAG(std::string, mta_protocol, "0x1fffff",
+          "Protocol flags the MTA offers (default: every SMFIP flag of "
+          "version 6; 0x3f offers no no-reply flags, like an old MTA)");
 ABSL_FLAG(int, idle_parallel, 200, "Idle mode: connections opened at once");
 
 namespace {
@@ -269,7 +272,9 @@ class Load {
   asio::io_context& io_;
   Generic::endpoint endpoint_;
   std::string offer_ = codec::Encode(codec::OptionNegotiation{
-      6, codec::action::kAll, 0x001FFFFF});
+      6, codec::action::kAll,
+      static_cast<uint32_t>(
+          std::stoul(absl::GetFlag(FLAGS_mta_protocol), nullptr, 0))});
   std::map<uint32_t, std::vector<Step>> steps_;
   int started_ = 0;
   int errors_ = 0;
