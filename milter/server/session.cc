@@ -237,7 +237,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
   }
   if (no_reply_flag != 0 && negotiated_.NoReply(no_reply_flag)) {
     sent_unanswered_ = true;
-    co_return Verdict{};
+    co_return Verdict::Unanswered();
   }
   co_return co_await ReadVerdict(kind, options_.read_timeout, nullptr);
 }
@@ -374,7 +374,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
 asio::awaitable<absl::StatusOr<Verdict>> Session::ConnectStage(
     const ConnectInfo& info, const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (!negotiated_.Sends(protocol::kNoConnect)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoConnect)) co_return Verdict::NotSent();
   out_.clear();
   AppendMacros(CommandCode::kConnect, MacroStage::kConnect, macros);
   codec::EncodeCommand(
@@ -386,7 +386,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ConnectStage(
 asio::awaitable<absl::StatusOr<Verdict>> Session::Helo(std::string_view name,
                                                        const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (!negotiated_.Sends(protocol::kNoHelo)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoHelo)) co_return Verdict::NotSent();
   out_.clear();
   AppendMacros(CommandCode::kHelo, MacroStage::kHelo, macros);
   codec::EncodeCommand(codec::Helo{name}, &out_);
@@ -398,7 +398,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Mail(
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   body_skipped_ = false;
-  if (!negotiated_.Sends(protocol::kNoMail)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoMail)) co_return Verdict::NotSent();
   out_.clear();
   AppendMacros(CommandCode::kMail, MacroStage::kMail, macros);
   std::string list;
@@ -412,7 +412,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Rcpt(
     std::string_view address, const std::vector<std::string>& args,
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (!negotiated_.Sends(protocol::kNoRcpt)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoRcpt)) co_return Verdict::NotSent();
   out_.clear();
   AppendMacros(CommandCode::kRcpt, MacroStage::kRcpt, macros);
   std::string list;
@@ -426,7 +426,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Data(const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   // DATA and unknown commands exist from protocol version 6 (sendmail 8.14).
   if (!negotiated_.Sends(protocol::kNoData) || negotiated_.version < 6) {
-    co_return Verdict{};
+    co_return Verdict::NotSent();
   }
   out_.clear();
   AppendMacros(CommandCode::kData, MacroStage::kData, macros);
@@ -438,7 +438,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Unknown(
     std::string_view command) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoUnknown) || negotiated_.version < 6) {
-    co_return Verdict{};
+    co_return Verdict::NotSent();
   }
   out_.clear();
   codec::EncodeCommand(codec::Unknown{command}, &out_);
@@ -448,7 +448,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Unknown(
 asio::awaitable<absl::StatusOr<Verdict>> Session::Header(
     std::string_view name, std::string_view value) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (!negotiated_.Sends(protocol::kNoHeaders)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoHeaders)) co_return Verdict::NotSent();
   out_.clear();
   codec::EncodeCommand(codec::Header{name, value}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyHeader, ReplyKind::kStage);
@@ -457,7 +457,8 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Header(
 asio::awaitable<absl::StatusOr<Verdict>> Session::EndOfHeaders(
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (!negotiated_.Sends(protocol::kNoEndOfHeaders)) co_return Verdict{};
+  if (!negotiated_.Sends(protocol::kNoEndOfHeaders))
+    co_return Verdict::NotSent();
   out_.clear();
   AppendMacros(CommandCode::kEndOfHeaders, MacroStage::kEndOfHeaders, macros);
   codec::EncodeCommand(codec::EndOfHeaders{}, &out_);
@@ -468,8 +469,8 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::EndOfHeaders(
 asio::awaitable<absl::StatusOr<Verdict>> Session::BodyChunk(
     std::string_view chunk) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  if (body_skipped_) co_return Verdict{Decision::kSkip, "", 0};
-  if (!negotiated_.Sends(protocol::kNoBody)) co_return Verdict{};
+  if (body_skipped_) co_return Verdict::NotSent(Decision::kSkip);
+  if (!negotiated_.Sends(protocol::kNoBody)) co_return Verdict::NotSent();
   if (chunk.size() > codec::kBodyChunkSize) {
     co_return absl::InvalidArgumentError(
         absl::StrCat("body chunk of ", chunk.size(), " bytes; at most ",
@@ -486,6 +487,9 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::BodyChunk(
 }
 
 asio::awaitable<absl::StatusOr<Verdict>> Session::Body(std::string_view body) {
+  if (body.empty())
+    co_return Verdict::NotSent(body_skipped_ ? Decision::kSkip
+                                             : Decision::kContinue);
   Verdict last;
   for (std::string_view chunk : codec::SplitBody(body, codec::kBodyChunkSize)) {
     absl::StatusOr<Verdict> verdict = co_await BodyChunk(chunk);

@@ -164,7 +164,10 @@ TEST(SessionTest, HonoursNoSendFlags) {
   });
   BlockingSession s;
   ASSERT_TRUE(s.Open(filter.spec()).ok());
-  ASSERT_TRUE(s.Connect(Client(), {{"j", "x"}}).ok());
+  auto connect = s.Connect(Client(), {{"j", "x"}});
+  ASSERT_TRUE(connect.ok());
+  EXPECT_FALSE(connect->sent);
+  EXPECT_FALSE(connect->answered);
   ASSERT_TRUE(s.Helo("delian", {{"{tls_version}", "x"}}).ok());
   ASSERT_TRUE(s.Unknown("FOO").ok());
   ASSERT_TRUE(s.Mail("<a@b>").ok());
@@ -195,7 +198,10 @@ TEST(SessionTest, HonoursNoReplyFlags) {
   });
   BlockingSession s;
   ASSERT_TRUE(s.Open(filter.spec()).ok());
-  ASSERT_TRUE(s.Connect(Client()).ok());
+  auto connect = s.Connect(Client());
+  ASSERT_TRUE(connect.ok());
+  EXPECT_TRUE(connect->sent);
+  EXPECT_FALSE(connect->answered);
   ASSERT_TRUE(s.Header("A", "1").ok());
   ASSERT_TRUE(s.Header("B", "2").ok());
   ASSERT_TRUE(s.EndOfHeaders().ok());

@@ -34,6 +34,24 @@ struct Verdict {
   std::string reply;
   // 'p' packets received while waiting for this answer.
   int progress = 0;
+  // False if the stage was not sent (the filter negotiated it away, or the
+  // body after a skip); `answered` is also false for a stage the filter
+  // negotiated not to answer.
+  bool sent = true;
+  bool answered = true;
+
+  static Verdict NotSent(Decision decision = Decision::kContinue) {
+    Verdict v;
+    v.decision = decision;
+    v.sent = false;
+    v.answered = false;
+    return v;
+  }
+  static Verdict Unanswered() {
+    Verdict v;
+    v.answered = false;
+    return v;
+  }
 
   // True if the filter ends the message (or session) here: anything but
   // continue and skip.

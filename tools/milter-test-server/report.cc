@@ -98,7 +98,10 @@ std::string FormatOutcome(const Outcome& o,
     for (const StageLog& s : o.stages) {
       stages.push_back(absl::StrCat("{\"stage\":", JsonString(s.stage),
                                     ",\"decision\":", JsonString(s.decision),
-                                    ",\"reply\":", JsonString(s.reply), "}"));
+                                    ",\"reply\":", JsonString(s.reply),
+                                    s.note.empty() ? "" : ",\"note\":",
+                                    s.note.empty() ? "" : JsonString(s.note),
+                                    "}"));
     }
     for (const Modification& m : o.modifications) {
       mods.push_back(ModificationJson(m));
@@ -171,7 +174,9 @@ std::string MessageText(const Outcome& o) {
   std::string out;
   for (const StageLog& s : o.stages) {
     absl::StrAppend(&out, "stage: ", s.stage, ": ", s.decision,
-                    s.reply.empty() ? "" : " ", s.reply, "\n");
+                    s.reply.empty() ? "" : " ", s.reply,
+                    s.note.empty() ? "" : " (", s.note,
+                    s.note.empty() ? "" : ")", "\n");
   }
   if (!o.error.ok()) {
     absl::StrAppend(&out, "status: error\nerror: ", o.error.ToString(), "\n");

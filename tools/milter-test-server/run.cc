@@ -128,12 +128,18 @@ absl::StatusOr<Plan> MakePlan(const ToolOptions& o) {
 
 namespace {
 
+StageLog LogOf(const char* name, const Verdict& v) {
+  return {name, milter::server::DecisionName(v.decision), v.reply,
+          !v.sent       ? "not sent"
+          : !v.answered ? "no reply"
+                        : ""};
+}
+
 // Records a stage in `out`; returns true if its verdict ends the session.
 bool Record(const char* name, const Verdict& v, bool log_stages, Outcome* out) {
   out->progress += v.progress;
   if (log_stages) {
-    out->stages.push_back(
-        {name, milter::server::DecisionName(v.decision), v.reply});
+    out->stages.push_back(LogOf(name, v));
   }
   if (v.decision == Decision::kShutdown ||
       v.decision == Decision::kConnectionFail) {
@@ -181,8 +187,7 @@ asio::awaitable<void> RunConnectionStages(milter::server::Session& session,
     if (logged.decision != Decision::kShutdown &&
         logged.decision != Decision::kConnectionFail) {
       if (log_stages) {
-        out->stages.push_back(
-            {"unknown", milter::server::DecisionName(v->decision), v->reply});
+        out->stages.push_back(LogOf("unknown", *v));
       }
     } else {
       Record("unknown", logged, log_stages, out);
@@ -216,9 +221,7 @@ asio::awaitable<void> RunMessage(milter::server::Session& session,
         v->decision == Decision::kTempfail) {
       out->progress += v->progress;
       if (log_stages) {
-        out->stages.push_back({"envelope-recipient",
-                               milter::server::DecisionName(v->decision),
-                               v->reply});
+        out->stages.push_back(LogOf("envelope-recipient", *v));
       }
       last_refusal = *v;
       out->refused_recipients.push_back(plan.message.recipients[i]);

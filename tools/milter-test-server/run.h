@@ -43,6 +43,7 @@ struct StageLog {
   std::string stage;     // "connect", "helo", ..., "end-of-message"
   std::string decision;  // "continue", "reject", ...
   std::string reply;
+  std::string note;  // "not sent", "no reply" or ""
 };
 
 struct Outcome {
