@@ -4,7 +4,9 @@
 #include <set>
 #include <sstream>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -169,6 +171,9 @@ absl::StatusOr<RewrittenArgs> RewriteArgs(
       out.version = true;
       continue;
     }
+    if (absl::StartsWith(name, "no-") && BoolFlags().count(name.substr(3))) {
+      name = "no" + name.substr(3);  // --no-json -> --nojson
+    }
     bool is_bool =
         BoolFlags().count(name) > 0 ||
         (absl::StartsWith(name, "no") && BoolFlags().count(name.substr(2)) > 0);
@@ -189,6 +194,44 @@ absl::StatusOr<RewrittenArgs> RewriteArgs(
     out.argv.push_back(flag);
   }
   return out;
+}
+
+absl::Status ApplyFlags(const std::vector<std::string>& argv) {
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    size_t eq = arg.find('=');
+    std::string name =
+        arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    std::optional<std::string> value;
+    if (eq != std::string::npos) value = arg.substr(eq + 1);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && !value && absl::StartsWith(name, "no")) {
+      flag = absl::FindCommandLineFlag(name.substr(2));
+      if (flag != nullptr && flag->IsOfType<bool>()) value = "false";
+    }
+    std::string shown = absl::StrReplaceAll(name, {{"_", "-"}});
+    if (flag == nullptr || flag->IsRetired()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option --", shown));
+    }
+    if (!value) {
+      if (!flag->IsOfType<bool>()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("option --", shown, " needs a value"));
+      }
+      value = "true";
+    }
+    std::string error;
+    if (!flag->ParseFrom(*value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", shown, "=", *value, ": ", error));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {

@@ -69,6 +69,12 @@ struct RewrittenArgs {
 // Rewrites `args` (argv including argv[0]); errors for a missing value.
 absl::StatusOr<RewrittenArgs> RewriteArgs(const std::vector<std::string>& args);
 
+// Sets the absl flags named in `argv` (RewriteArgs() output, argv[0]
+// skipped): "--name=value", "--name" and "--noname" for booleans. Unlike
+// absl::ParseCommandLine it returns errors (unknown flag, bad value, stray
+// argument) instead of exiting, so that they get the usage exit status.
+absl::Status ApplyFlags(const std::vector<std::string>& argv);
+
 struct ToolOptions {
   std::string connection_spec;
   milter::server::SessionOptions session;

@@ -26,6 +26,10 @@ TEST(RewriteArgsTest, ShortOptionsAndHyphens) {
                   "--envelope_from=init@x", "--helo_fqdn=-h", "--threads=3",
                   "--json", "--negotiate_version=4", "--output_message"));
   EXPECT_TRUE(r->repeated.empty());
+  r = RewriteArgs({"prog", "--no-json", "--nooutput-message", "-s", "x"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(r->argv, ElementsAre("prog", "--nojson", "--nooutput_message",
+                                   "--connection_spec=x"));
 }
 
 TEST(RewriteArgsTest, RepeatableOptionsAreCollected) {
@@ -114,6 +118,31 @@ TEST_F(BuildOptionsTest, MailFileFillsTheEnvelope) {
   o = BuildOptions(RewrittenArgs{});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->message.envelope_from, "<x@y>");
+}
+
+TEST_F(BuildOptionsTest, ApplyFlags) {
+  ASSERT_TRUE(ApplyFlags({"prog", "--threads=7", "--json", "--noverbose",
+                          "--helo_fqdn=h.example"})
+                  .ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_threads), 7);
+  EXPECT_TRUE(absl::GetFlag(FLAGS_json));
+  EXPECT_FALSE(absl::GetFlag(FLAGS_verbose));
+  EXPECT_EQ(absl::GetFlag(FLAGS_helo_fqdn), "h.example");
+  EXPECT_FALSE(ApplyFlags({"prog", "--threads=abc"}).ok());
+  EXPECT_FALSE(ApplyFlags({"prog", "--bogus=1"}).ok());
+  EXPECT_FALSE(ApplyFlags({"prog", "--threads"}).ok());
+  EXPECT_FALSE(ApplyFlags({"prog", "stray"}).ok());
+  // The whole pipeline, as main() runs it.
+  auto r = RewriteArgs({"prog", "-s", "unix:/tmp/f.sock", "--n-sessions", "40",
+                        "--output-message", "-r", "<a@b>"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(ApplyFlags(r->argv).ok());
+  auto o = BuildOptions(*r);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->connection_spec, "unix:/tmp/f.sock");
+  EXPECT_EQ(o->n_sessions, 40);
+  EXPECT_TRUE(o->output_message);
+  EXPECT_THAT(o->message.recipients, ElementsAre("<a@b>"));
 }
 
 TEST_F(BuildOptionsTest, Errors) {

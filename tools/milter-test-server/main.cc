@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
 #include "asio/io_context.hpp"
@@ -35,13 +34,9 @@ int Main(int argc, char** argv) {
     std::cout << VersionText();
     return kExitPass;
   }
-  std::vector<char*> absl_argv;
-  for (std::string& a : args->argv) absl_argv.push_back(a.data());
-  std::vector<char*> positional = absl::ParseCommandLine(
-      static_cast<int>(absl_argv.size()), absl_argv.data());
-  if (positional.size() > 1) {
-    std::cerr << "milter-test-server: unexpected argument " << positional[1]
-              << "\n";
+  if (absl::Status s = ApplyFlags(args->argv); !s.ok()) {
+    std::cerr << "milter-test-server: " << s.message()
+              << "\n(see milter-test-server --help)\n";
     return kExitUsage;
   }
   absl::StatusOr<ToolOptions> options = BuildOptions(*args);
