@@ -101,4 +101,13 @@ echo "== nothing listening: error, exit 1"
 run_tool 1 -s "unix:$WORK/nothing.sock" --connection-timeout 2
 expect_line "status: error" "connection error reported"
 
+echo "== usage errors: exit 2"
+run_tool 2 --threads=abc
+run_tool 2 --no-such-option=1
+run_tool 2 -s "bogus:spec"
+ok "usage errors exit 2"
+run_tool 0 --help
+grep -q "^Exit status:" <<<"$OUT" || fail "--help does not document exit statuses"
+ok "--help documents exit statuses"
+
 echo "PASS: $CHECKS checks"
