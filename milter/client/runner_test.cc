@@ -3,6 +3,7 @@
 
 #include "milter/client/runner.h"
 
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -198,11 +199,15 @@ TEST(RunnerTest, SampleFilterOverUnixSocketWithModeAndStaleSocket) {
   RunnerOptions o;
   o.listen = {"unix:" + path};
   o.unix_socket_mode = 0600;
+  struct group* own = ::getgrgid(::getgid());
+  ASSERT_NE(own, nullptr);
+  o.unix_socket_group = own->gr_name;
   Served s(sample::MakeSampleFactory(), o);
   ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_gid, ::getgid());
 
   // A second runner on the same live path refuses.
   Runner second(sample::MakeSampleFactory(), o);
@@ -369,6 +374,45 @@ TEST(RunnerTest, SyncCallbacksOnWorkersDoNotBlockOtherSessions) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(Slow::closes, 4);
+}
+
+class ThrowsSync : public Filter {
+ public:
+  Status OnHelo(Context&, std::string_view) override {
+    throw std::runtime_error("bug in a filter");
+  }
+};
+
+class ThrowsCoroutine : public CoroutineFilter {
+ public:
+  asio::awaitable<Status> OnHelo(Context&, std::string_view) override {
+    throw std::runtime_error("bug in a filter");
+    co_return Status::kContinue;
+  }
+};
+
+TEST(RunnerTest, ThrowingCallbacksDoNotTakeTheRunnerDown) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  Served sync(MakeFilterFactory<ThrowsSync>(), o);
+  auto mta = ConnectTcp(PortOf(sync.runner().bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  mta->Send(codec::Helo{"x"});
+  EXPECT_EQ(mta->ReadUntilVerdict(), "t");  // on the pool: tempfail
+
+  RunnerOptions o2;
+  o2.listen = {FreeInet()};
+  Served coro(MakeFilterFactory<ThrowsCoroutine>(), o2);
+  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  mta->Send(codec::Helo{"x"});
+  EXPECT_TRUE(mta->ClosedByPeer());  // on the loop: the session is dropped
+  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");  // the runner still serves
+  mta->Close();
 }
 
 TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {
