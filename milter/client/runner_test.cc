@@ -449,9 +449,12 @@ TEST(RunnerTest, GracefulStopLetsSessionsInFlightFinish) {
   // Still served after the stop request...
   EXPECT_EQ(SampleMessage(*mta, "x"), "hm+c");
   // ...but no new connections are accepted.
-  asio::ip::tcp::socket probe(Io());
   asio::error_code ec;
-  probe.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  for (int i = 0; i < 200 && !ec; ++i) {  // the listener closes soon
+    asio::ip::tcp::socket probe(Io());
+    probe.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_TRUE(ec);
   mta->Send(codec::Quit{});
   stopper.join();  // returns once the session is over
