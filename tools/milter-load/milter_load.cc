@@ -50,8 +50,9 @@ ABSL_FLAG(std::string, subject, "NOMOD load test", "Subject header value");
 ABSL_FLAG(int, idle, 0,
           "Instead of sessions: open this many connections, negotiate, and "
           "hold them idle");
-ABSL_FLAG(int, hold, 30, "Seconds to hold idle connections (or until "
-                         "SIGTERM/SIGINT)");
+ABSL_FLAG(int, hold, 30,
+          "Seconds to hold idle connections (or until "
+          "SIGTERM/SIGINT)");
 ABSL_FLAG(std::string, mta_protocol, "0x1fffff",
           "Protocol flags the MTA offers (default: every SMFIP flag of "
           "version 6; 0x3f offers no no-reply flags, like an old MTA)");
@@ -87,10 +88,10 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
   if (sends(p::kNoConnect)) {
     b.clear();
     macro('C', {"j", "mx.load.example", "{daemon_name}", "load"});
-    codec::EncodeCommand(codec::Connect{"client.load.example",
-                                        codec::Family::kInet, 40000,
-                                        "192.0.2.10"},
-                         &b);
+    codec::EncodeCommand(
+        codec::Connect{"client.load.example", codec::Family::kInet, 40000,
+                       "192.0.2.10"},
+        &b);
     steps.push_back({b, replies(p::kNoReplyConnect)});
   }
   if (sends(p::kNoHelo)) {
@@ -138,18 +139,17 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
     steps.push_back({b, replies(p::kNoReplyEndOfHeaders)});
   }
   std::string body;
-  for (int i = 0; static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size);
-       ++i) {
+  for (int i = 0;
+       static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size); ++i) {
     body += "body line " + std::to_string(i) + " of the load test message\r\n";
   }
   body.resize(absl::GetFlag(FLAGS_body_size));
   if (sends(p::kNoBody) && !body.empty()) {
     for (size_t off = 0; off < body.size(); off += codec::kBodyChunkSize) {
       b.clear();
-      codec::EncodeCommand(
-          codec::BodyChunk{std::string_view(body).substr(
-              off, codec::kBodyChunkSize)},
-          &b);
+      codec::EncodeCommand(codec::BodyChunk{std::string_view(body).substr(
+                               off, codec::kBodyChunkSize)},
+                           &b);
       steps.push_back({b, replies(p::kNoReplyBody)});
     }
   }
@@ -175,8 +175,8 @@ class Load {
         auto r = decoder.Next();
         if (!r.ok()) co_return std::nullopt;
         if (r->has_value()) co_return std::move(**r);
-        size_t n = co_await s.async_read_some(asio::buffer(buf),
-                                              asio::use_awaitable);
+        size_t n =
+            co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
         held.assign(buf, n);
         decoder.Feed(held);
       }
@@ -225,8 +225,8 @@ class Load {
       }
       if (ok) {
         latencies_us_.push_back(static_cast<uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(
-                Clock::now() - t0)
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                  t0)
                 .count()));
       } else {
         ++errors_;
@@ -311,14 +311,16 @@ int main(int argc, char** argv) {
   for (std::string& a : args) cargs.push_back(a.data());
   absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
 
-  auto spec = milter::net::ParseSocketSpec(absl::GetFlag(FLAGS_connection_spec));
+  auto spec =
+      milter::net::ParseSocketSpec(absl::GetFlag(FLAGS_connection_spec));
   if (!spec.ok()) {
     std::fprintf(stderr, "milter-load: %s\n", spec.status().ToString().c_str());
     return 2;
   }
   Generic::endpoint endpoint;
   if (spec->kind == milter::net::SocketSpec::Kind::kUnix) {
-    endpoint = Generic::endpoint(asio::local::stream_protocol::endpoint(spec->path));
+    endpoint =
+        Generic::endpoint(asio::local::stream_protocol::endpoint(spec->path));
   } else {
     auto eps = milter::net::ResolveTcp(*spec, /*for_listening=*/false);
     if (!eps.ok() || eps->empty()) {
@@ -336,7 +338,8 @@ int main(int argc, char** argv) {
 
   int idle = absl::GetFlag(FLAGS_idle);
   if (idle > 0) {
-    int parallel = std::max(1, std::min(idle, absl::GetFlag(FLAGS_idle_parallel)));
+    int parallel =
+        std::max(1, std::min(idle, absl::GetFlag(FLAGS_idle_parallel)));
     for (int i = 0; i < parallel; ++i) {
       asio::co_spawn(io, load.IdleOpener(idle), asio::detached);
     }
@@ -348,7 +351,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     io.restart();
     asio::signal_set signals(io, SIGTERM, SIGINT);
-    asio::steady_timer timer(io, std::chrono::seconds(absl::GetFlag(FLAGS_hold)));
+    asio::steady_timer timer(io,
+                             std::chrono::seconds(absl::GetFlag(FLAGS_hold)));
     signals.async_wait([&](const std::error_code&, int) { timer.cancel(); });
     timer.async_wait([&](const std::error_code&) { signals.cancel(); });
     io.run();

@@ -70,8 +70,8 @@ class PrintingFilter : public milter::client::CoroutineFilter {
  public:
   PrintingFilter() : id_(++next_id_) {}
 
-  asio::awaitable<Status> OnNegotiate(
-      Context&, milter::client::Negotiation& n) override {
+  asio::awaitable<Status> OnNegotiate(Context&,
+                                      milter::client::Negotiation& n) override {
     Print("negotiate", absl::StrCat("version=", n.offer.version));
     if (absl::GetFlag(FLAGS_verbose)) {
       Line(absl::StrCat("  actions: ",
