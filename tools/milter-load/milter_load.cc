@@ -23,6 +23,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "asio/co_spawn.hpp"
 #include "asio/connect.hpp"
 #include "asio/detached.hpp"
@@ -55,7 +57,7 @@ ABSL_FLAG(int, hold, 30,
           "SIGTERM/SIGINT)");
 ABSL_FLAG(std::string, mta_protocol, "0x1fffff",
           "Protocol flags the MTA offers (default: every SMFIP flag of "
-          "version 6; 0x3f offers no no-reply flags, like an old MTA)");
+          "version 6; 0x100f7f: all but the no-reply flags)");
 ABSL_FLAG(int, idle_parallel, 200, "Idle mode: connections opened at once");
 
 namespace {
@@ -292,6 +294,11 @@ double CpuSeconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "milter_load");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "MTA-side milter load generator.\n"
       "Usage: milter-load -s SPEC [--connections N] [--sessions N] | "

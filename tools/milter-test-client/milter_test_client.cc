@@ -14,6 +14,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "milter/client/filter.h"
 #include "milter/client/filter_factory.h"
@@ -176,6 +178,11 @@ std::atomic<int> PrintingFilter::next_id_{0};
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "milter_test_client");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "A milter that prints every stage it receives, macros included.\n"
       "Usage: milter-test-client [-s|--connection-spec SPEC] [--verbose]");
