@@ -221,6 +221,8 @@ class Load {
       try {
         Generic::socket s(io_);
         co_await s.async_connect(endpoint_, asio::use_awaitable);
+        std::error_code ignored;  // TCP only; unix sockets refuse it
+        s.set_option(asio::ip::tcp::no_delay(true), ignored);
         ok = co_await Session(s);
       } catch (const std::exception&) {
         ok = false;
