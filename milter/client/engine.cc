@@ -176,6 +176,13 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
     co_return absl::FailedPreconditionError(absl::StrCat(
         "filter refused option negotiation (", StatusName(status), ")"));
   }
+  // Symbol lists need the setsymlist action; ask for it when the MTA offers
+  // it (without it, the MTA sends its default macros).
+  bool want_lists = false;
+  for (const auto& list : n.symbol_lists) want_lists |= list.has_value();
+  if (want_lists && (n.offer.actions & codec::action::kSetSymbolList)) {
+    n.request.actions |= codec::action::kSetSymbolList;
+  }
   absl::StatusOr<codec::NegotiatedOptions> options =
       codec::NegotiateAsFilter(n.offer, n.request);
   if (!options.ok()) co_return options.status();

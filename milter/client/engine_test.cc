@@ -493,5 +493,53 @@ TEST(EngineTest, CoroutineFilterAwaits) {
   EXPECT_EQ(r.reply, "421 4.3.2 busy");
 }
 
+// Adjusts negotiation itself: asks for HDR_LEADSPC and one action, or
+// refuses an MTA that cannot change headers.
+class Negotiator : public Filter {
+ public:
+  Status OnNegotiate(Context&, Negotiation& n) override {
+    if (!(n.offer.actions & a::kChangeHeaders)) return Status::kReject;
+    n.request.actions = a::kChangeHeaders;
+    n.request.protocol |= p::kHeaderLeadingSpace;
+    n.symbol_lists[static_cast<int>(codec::MacroStage::kConnect)] = "j";
+    return Status::kContinue;
+  }
+  Status OnUnknown(Context&, std::string_view command) override {
+    return command == "XBAD" ? Status::kReject : Status::kContinue;
+  }
+};
+
+TEST(EngineTest, OnNegotiateAdjustsOrRefuses) {
+  {
+    FilterTester t(MakeFilterFactory<Negotiator>());
+    auto r = t.Negotiate();
+    ASSERT_TRUE(r.error.ok()) << r.error;
+    EXPECT_EQ(r.negotiation->actions, a::kChangeHeaders | a::kSetSymbolList);
+    EXPECT_TRUE(r.negotiation->protocol & p::kHeaderLeadingSpace);
+    EXPECT_FALSE(r.negotiation->protocol & p::kNoUnknown);
+    EXPECT_TRUE(r.negotiation->protocol & p::kNoHelo);
+    EXPECT_EQ(r.symbol_lists[0], "j");
+    EXPECT_EQ(t.Unknown("XBAD").status, Status::kReject);
+    EXPECT_EQ(t.Unknown("XOK").status, Status::kContinue);
+  }
+  {
+    FilterTester t(MakeFilterFactory<Negotiator>());
+    auto r = t.Negotiate({6, a::kAddHeaders, 0x1FFFFF});
+    EXPECT_FALSE(r.error.ok());
+    EXPECT_TRUE(r.closed);
+  }
+}
+
+TEST(EngineTest, ExplicitCallbackMaskOverridesDetection) {
+  Hooks h;
+  FilterOptions o;
+  o.callbacks = callback::kHelo;
+  FilterTester t(RecorderFactory(&h, o));
+  auto r = t.Negotiate();
+  EXPECT_FALSE(r.negotiation->protocol & p::kNoHelo);
+  EXPECT_TRUE(r.negotiation->protocol & p::kNoConnect);
+  EXPECT_TRUE(r.negotiation->protocol & p::kNoMail);
+}
+
 }  // namespace
 }  // namespace milter::client
