@@ -22,7 +22,7 @@ struct SessionOptions {
   // Postfix's defaults: milter_connect_timeout, milter_command_timeout (also
   // for writes) and milter_content_timeout (end of message).
   absl::Duration connect_timeout = absl::Seconds(30);
-  absl::Duration write_timeout = absl::Seconds(10);
+  absl::Duration write_timeout = absl::Seconds(30);
   absl::Duration read_timeout = absl::Seconds(30);
   absl::Duration end_of_message_timeout = absl::Seconds(300);
 

@@ -137,10 +137,18 @@ absl::StatusOr<RewrittenArgs> RewriteArgs(
   std::set<std::string> repeated = RepeatedFlags();
   if (args.empty()) return out;
   out.argv.push_back(args[0]);
+  // --help and --version win wherever they stand, even after a bad option.
+  for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    if (args[i] == "--help") out.help = true;
+    if (args[i] == "--version") out.version = true;
+  }
+  if (out.help || out.version) return out;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      for (; i < args.size(); ++i) out.argv.push_back(args[i]);
+      // End of options; the tool takes no operands, so anything after it is
+      // reported as an unexpected argument.
+      for (++i; i < args.size(); ++i) out.argv.push_back(args[i]);
       break;
     }
     std::string name;
@@ -177,6 +185,13 @@ absl::StatusOr<RewrittenArgs> RewriteArgs(
     bool is_bool =
         BoolFlags().count(name) > 0 ||
         (absl::StartsWith(name, "no") && BoolFlags().count(name.substr(2)) > 0);
+    if (!is_bool && repeated.count(name) == 0 &&
+        absl::FindCommandLineFlag(absl::StrReplaceAll(name, {{"-", "_"}})) ==
+            nullptr) {
+      // Refuse before taking the next argument as its value.
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option --", name));
+    }
     if (!value && !is_bool) {
       if (i + 1 >= args.size()) {
         return absl::InvalidArgumentError(
@@ -419,8 +434,10 @@ SMTP session:
                                 overrides a default macro of that name
 Output:
       --output-message          print the message after the modifications
+                                (single session only)
       --json                    JSON output
-      --verbose                 print every stage's answer
+      --verbose                 print every stage's answer (single session
+                                only)
       --help                    this text
       --version                 version
 Load:
@@ -434,7 +451,8 @@ Load:
                                 message's, earlier ones are listed first
 
 Output: "status: pass|accept|reject|temporary-failure|discard|quarantine",
-the reply code if any, the modifications, "elapsed-time: N seconds".
+the reply code if any, the modifications, "elapsed-time: N seconds"; on
+failure "status: error" and an "error: ..." line saying why.
 
 Exit status:
   0  pass or accept (several sessions: every session ran without error)

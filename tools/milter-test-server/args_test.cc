@@ -57,6 +57,33 @@ TEST(RewriteArgsTest, HelpVersionAndErrors) {
   EXPECT_FALSE(RewriteArgs({"prog", "--envelope-from"}).ok());
 }
 
+TEST(RewriteArgsTest, HelpWinsWhereverItStands) {
+  auto r = RewriteArgs({"prog", "--bogus", "--help", "-s"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->help);
+}
+
+TEST(RewriteArgsTest, UnknownOptionIsNamedWithoutEatingItsNeighbour) {
+  for (auto args : {std::vector<std::string>{"prog", "--bogus"},
+                    std::vector<std::string>{"prog", "--bogus", "x"},
+                    std::vector<std::string>{"prog", "--bogus=1"}}) {
+    auto r = RewriteArgs(args);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message(), "unknown option --bogus");
+  }
+}
+
+TEST(RewriteArgsTest, DoubleDashEndsOptions) {
+  absl::FlagSaver saver;
+  auto r = RewriteArgs({"prog", "--json", "--"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(ApplyFlags(r->argv).ok());
+  auto operand = RewriteArgs({"prog", "--", "extra"});
+  ASSERT_TRUE(operand.ok());
+  absl::Status applied = ApplyFlags(operand->argv);
+  EXPECT_EQ(applied.message(), "unexpected argument \"extra\"");
+}
+
 class BuildOptionsTest : public ::testing::Test {
  protected:
   absl::FlagSaver saver_;
