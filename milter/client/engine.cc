@@ -43,9 +43,14 @@ void AppendArgs(const codec::StringList& list, std::string_view* address,
 
 }  // namespace
 
-Engine::Engine(const FilterFactory* factory, const asio::any_io_executor* pool)
-    : factory_(factory), pool_(pool) {
+Engine::Engine(const FilterFactory* factory, const asio::any_io_executor* pool,
+               const DiagnosticSink* diagnostics)
+    : factory_(factory), pool_(pool), diagnostics_(diagnostics) {
   NewFilter();
+}
+
+void Engine::Report(std::string_view what) const {
+  if (diagnostics_ != nullptr && *diagnostics_) (*diagnostics_)(what);
 }
 
 Engine::~Engine() = default;
@@ -55,14 +60,18 @@ void Engine::NewFilter() {
   if (context_) sink = std::move(Internal::SetProgressSinkRef(*context_));
   sync_.reset();
   coroutine_.reset();
+  context_ = std::make_unique<Context>();
+  Internal::SetProgressSink(*context_, std::move(sink));
+  negotiated_ = in_message_ = skipping_body_ = closed_ = false;
+}
+
+// The filter object of this session, made only once the MTA negotiates.
+void Engine::MakeFilter() {
   if (factory_->is_sync()) {
     sync_ = factory_->NewSync();
   } else {
     coroutine_ = factory_->NewCoroutine();
   }
-  context_ = std::make_unique<Context>();
-  Internal::SetProgressSink(*context_, std::move(sink));
-  negotiated_ = in_message_ = skipping_body_ = closed_ = false;
 }
 
 void Engine::SetProgressSink(std::function<void()> sink) {
@@ -153,9 +162,12 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
     skipping_body_ = false;
   }
   Respond(no_reply, status, out);
-  if (code == 'B' && status == Status::kSkip &&
-      !(context_->negotiated().protocol & protocol::kSkip)) {
-    skipping_body_ = true;  // emulated SKIP: swallow the rest of the body
+  if (code == 'B' && status == Status::kSkip) {
+    // The filter wants no more body. Whether or not the MTA got an 's' (it
+    // lacks SKIP, or the no-reply-body flag forbids an answer), OnBody is
+    // not called again for this message: the remaining chunks are answered
+    // (or not, under no-reply-body) without it.
+    skipping_body_ = true;
   }
   co_return After::kContinue;
 }
@@ -166,6 +178,7 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
     co_return absl::FailedPreconditionError(
         "MTA sent option negotiation twice in one session");
   }
+  MakeFilter();
   Negotiation n = factory_->DefaultNegotiation(offer);
   Internal::SetStage(*context_, Stage::kNegotiate);
   Context& ctx = *context_;
@@ -226,6 +239,7 @@ asio::awaitable<void> Engine::CallAbort() {
 asio::awaitable<void> Engine::Finish() {
   if (closed_) co_return;
   closed_ = true;
+  if (!has_filter()) co_return;  // closed before negotiating: no session
   if (in_message_) co_await CallAbort();
   Context& ctx = *context_;
   Internal::SetStage(ctx, Stage::kClose);
@@ -353,7 +367,24 @@ void Engine::Respond(uint32_t no_reply_flag, Status status, std::string* out) {
   Context& ctx = *context_;
   std::optional<std::string> reply = std::move(Internal::reply(ctx));
   Internal::reply(ctx).reset();
-  if (no_reply_flag != 0 && ctx.negotiated().NoReply(no_reply_flag)) return;
+  if (no_reply_flag != 0 && ctx.negotiated().NoReply(no_reply_flag)) {
+    // The MTA does not read an answer to this stage: anything sent would be
+    // taken as the answer to its next command. A continue/no-reply/skip
+    // loses nothing (skip is emulated by the caller); any other verdict is
+    // lost, as in libmilter, but said so.
+    if (status != Status::kContinue && status != Status::kNoReply &&
+        status != Status::kSkip) {
+      std::string queue_id(ctx.MacroOr("i", ""));
+      Report(absl::StrCat(
+          "filter returned ", StatusName(status), " at ",
+          StageName(ctx.stage()),
+          queue_id.empty() ? "" : absl::StrCat(" (queue ID ", queue_id, ")"),
+          " but negotiated no reply for that stage: the verdict is not sent "
+          "(the MTA would not read it); request no no-reply flag for a "
+          "stage that may reject"));
+    }
+    return;
+  }
   switch (status) {
     case Status::kContinue:
     case Status::kNoReply:

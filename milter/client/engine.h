@@ -8,6 +8,8 @@
 // new command arrives, reply codes paired with reject/tempfail, end-of-body
 // data passed to the body callback, abort before close when a message is in
 // flight, and `K` starting a new session with a fresh filter object.
+// The filter object is made when the MTA negotiates: a connection that
+// closes before (a probe) never sees one, so no OnClose either.
 
 #ifndef MILTER_CLIENT_ENGINE_H_
 #define MILTER_CLIENT_ENGINE_H_
@@ -16,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
@@ -27,14 +30,21 @@
 
 namespace milter::client {
 
+// Receives one line of text per problem the library finds but cannot report
+// to the MTA or the filter (a verdict a no-reply stage cannot carry, a
+// protocol error that closes the connection). See RunnerOptions::diagnostics.
+using DiagnosticSink = std::function<void(std::string_view)>;
+
 class Engine {
  public:
   // What the connection does after a command.
   enum class After { kContinue, kClose, kNewSession };
 
   // `factory` must outlive the engine. `pool`: where synchronous callbacks
-  // run; null runs them inline.
-  Engine(const FilterFactory* factory, const asio::any_io_executor* pool);
+  // run; null runs them inline. `diagnostics` (may be null: dropped) must
+  // outlive the engine.
+  Engine(const FilterFactory* factory, const asio::any_io_executor* pool,
+         const DiagnosticSink* diagnostics = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -65,9 +75,13 @@ class Engine {
   void Respond(uint32_t no_reply_flag, Status status, std::string* out);
   void EmitModifications(std::string* out);
   void NewFilter();
+  void MakeFilter();
+  bool has_filter() const { return sync_ || coroutine_; }
+  void Report(std::string_view what) const;
 
   const FilterFactory* factory_;
   const asio::any_io_executor* pool_;
+  const DiagnosticSink* diagnostics_;
   std::unique_ptr<Filter> sync_;
   std::unique_ptr<CoroutineFilter> coroutine_;
   std::unique_ptr<Context> context_;

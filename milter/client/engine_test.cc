@@ -325,6 +325,37 @@ TEST(EngineTest, NoReplyFlagsNegotiatedAndEmulated) {
   }
 }
 
+TEST(EngineTest, VerdictAtNoReplyStageIsReportedNotSent) {
+  Hooks h;
+  h.at_mail = [](Context&) { return Status::kReject; };
+  FilterOptions o;
+  o.protocol = p::kNoReplyMail | p::kNoReplyHeader;
+  {
+    FilterTester t(RecorderFactory(&h, o));
+    t.Negotiate();
+    t.Macros(codec::MacroStage::kMail, {{"i", "4QID"}});
+    auto r = t.Mail("<x@y>");
+    // The MTA reads no answer to MAIL: sending 'r' would desynchronise it.
+    EXPECT_EQ(r.status, Status::kNoReply);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0],
+                HasSubstr("filter returned reject at envelope-from"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("queue ID 4QID"));
+    // kNoReply and kContinue at such a stage are fine and silent.
+    auto hdr = t.Header("A", "b");
+    EXPECT_EQ(hdr.status, Status::kNoReply);
+    EXPECT_TRUE(hdr.diagnostics.empty());
+  }
+  {
+    // Emulated (the MTA lacks NR_MAIL, so it waits for an answer): sent.
+    FilterTester t(RecorderFactory(&h, o));
+    t.Negotiate({6, a::kAll, p::kNoReplyHeader});
+    auto r = t.Mail("<x@y>");
+    EXPECT_EQ(r.status, Status::kReject);
+    EXPECT_TRUE(r.diagnostics.empty());
+  }
+}
+
 TEST(EngineTest, HeaderLeadingSpace) {
   Hooks h;
   std::vector<absl::Status> got;
@@ -384,6 +415,61 @@ TEST(EngineTest, SkipNativeAndEmulated) {
   }
 }
 
+TEST(EngineTest, SkipUnderNoReplyBodyStopsBodyCalls) {
+  Hooks h;
+  h.at_body = [](Context&, std::string_view) { return Status::kSkip; };
+  FilterOptions o;
+  o.protocol = p::kNoReplyBody;
+  for (uint32_t offer : {p::kNoReplyBody | p::kSkip, p::kNoReplyBody}) {
+    h.log.clear();
+    FilterTester t(RecorderFactory(&h, o));
+    t.Negotiate({6, a::kAll, offer});
+    t.Mail("<a@b>");
+    auto r = t.Body("one");
+    EXPECT_EQ(r.status, Status::kNoReply);  // nothing may be sent
+    EXPECT_TRUE(r.diagnostics.empty());
+    EXPECT_EQ(t.Body("two").status, Status::kNoReply);
+    EXPECT_EQ(t.EndOfMessage("three").status, Status::kContinue);
+    // The next message gets its body again.
+    t.Abort();
+    t.Mail("<c@d>");
+    t.Body("four");
+    EXPECT_THAT(h.log, ElementsAre("mail <a@b>", "body one", "eom", "abort",
+                                   "mail <c@d>", "body four"));
+  }
+  {
+    // Emulated no-reply-body, native SKIP: the 's' goes out.
+    h.log.clear();
+    FilterTester t(RecorderFactory(&h, o));
+    t.Negotiate({6, a::kAll, p::kSkip});
+    EXPECT_EQ(t.Body("one").status, Status::kSkip);
+  }
+}
+
+TEST(EngineTest, ConnectionClosedBeforeNegotiationMakesNoFilter) {
+  Hooks h;
+  int made = 0;
+  auto factory = MakeFilterFactory<Recorder>(
+      std::function<std::unique_ptr<Recorder>()>([&] {
+        ++made;
+        auto r = std::make_unique<Recorder>();
+        r->log = &h.log;
+        return r;
+      }));
+  {
+    FilterTester t(factory);  // a probe: connects, closes
+  }
+  EXPECT_EQ(made, 0);
+  EXPECT_TRUE(h.log.empty());  // no OnClose
+  {
+    FilterTester t(factory);
+    t.Negotiate();
+    t.QuitNewConnection();  // then the MTA goes away without negotiating
+  }
+  EXPECT_EQ(made, 1);
+  EXPECT_THAT(h.log, ElementsAre("close"));
+}
+
 TEST(EngineTest, EndOfMessageDataGoesToBodyFirst) {
   Hooks h;
   FilterTester t(RecorderFactory(&h));
@@ -438,9 +524,10 @@ TEST(EngineTest, QuitNewConnectionStartsAFreshSession) {
   auto k = t.QuitNewConnection();
   EXPECT_FALSE(k.closed);
   EXPECT_EQ(h.log.back(), "close");
-  EXPECT_EQ(made, 2);
+  EXPECT_EQ(made, 1);  // the next filter object comes with the negotiation
   EXPECT_FALSE(t.Helo("x").error.ok());  // must negotiate again
   EXPECT_TRUE(t.Negotiate().error.ok());
+  EXPECT_EQ(made, 2);
   EXPECT_EQ(t.context().GetMacro("j"), std::nullopt);
   EXPECT_EQ(t.Helo("again").status, Status::kContinue);
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <utility>
@@ -25,6 +26,12 @@
 #include "milter/net/socket_spec.h"
 
 namespace milter::client {
+
+void WriteDiagnosticToStderr(std::string_view line) {
+  // One write per line, so concurrent lines do not interleave.
+  std::string text = absl::StrCat("milter: ", std::string(line), "\n");
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
 
 using Generic = asio::generic::stream_protocol;
 
@@ -52,6 +59,7 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.factory = &factory_;
   config_.pool = pool_ ? &pool_executor_ : nullptr;
   config_.timeout = options_.timeout;
+  config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
 }
 

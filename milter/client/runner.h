@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,6 +34,9 @@
 #include "milter/client/session.h"
 
 namespace milter::client {
+
+// RunnerOptions::diagnostics' default: "milter: LINE\n" on stderr.
+void WriteDiagnosticToStderr(std::string_view line);
 
 struct RunnerOptions {
   // Socket specs to listen on ("unix:/run/f.sock", "inet:10025@[::1]").
@@ -59,6 +63,13 @@ struct RunnerOptions {
   bool handle_signals = true;
   // How long sessions in flight may take to finish after a stop request.
   std::chrono::milliseconds shutdown_deadline{std::chrono::seconds(10)};
+  // Problems the library cannot report to the MTA or the filter, one line
+  // each: a verdict returned at a stage whose no-reply flag is in force (it
+  // cannot be sent), a protocol error that closes an MTA connection. Called
+  // on event loop threads, possibly concurrently: must be thread-safe. The
+  // default writes "milter: LINE" to stderr; set an empty function to
+  // discard them.
+  DiagnosticSink diagnostics = WriteDiagnosticToStderr;
 };
 
 class Runner {

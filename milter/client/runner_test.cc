@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -472,6 +474,53 @@ TEST(RunnerTest, DeadlineClosesStragglers) {
   s.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   EXPECT_TRUE(mta->ClosedByPeer());
+}
+
+// Counts filter objects and their closes.
+class CountsClose : public CoroutineFilter {
+ public:
+  static std::atomic<int> made;
+  static std::atomic<int> closes;
+  CountsClose() { ++made; }
+  asio::awaitable<void> OnClose(Context&) override {
+    ++closes;
+    co_return;
+  }
+};
+std::atomic<int> CountsClose::made{0};
+std::atomic<int> CountsClose::closes{0};
+
+TEST(RunnerTest, ProbesGetNoFilterAndProtocolErrorsAreDiagnosed) {
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.diagnostics = [lines, mu](std::string_view line) {
+    std::lock_guard<std::mutex> lock(*mu);
+    lines->emplace_back(line);
+  };
+  Served s(MakeFilterFactory<CountsClose>(), o);
+  ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
+  uint16_t port = PortOf(s.runner().bound_specs()[0]);
+  ConnectTcp(port)->Close();  // a probe (a stale-socket check, a monitor)
+  auto mta = ConnectTcp(port);
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  mta->Send(codec::Quit{});
+  EXPECT_TRUE(mta->ClosedByPeer());
+  auto garbage = ConnectTcp(port);
+  garbage->SendRaw(std::string("\0\0\0\0", 4));  // length 0: invalid
+  EXPECT_TRUE(garbage->ClosedByPeer());
+  for (int i = 0; i < 200 && (s.runner().total_sessions() < 3 ||
+                              s.runner().active_sessions() > 0);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(CountsClose::made, 1);
+  EXPECT_EQ(CountsClose::closes, 1);
+  std::lock_guard<std::mutex> lock(*mu);
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_THAT((*lines)[0], ::testing::HasSubstr("closing the MTA connection"));
 }
 
 TEST(RunnerTest, BadSpecsAreReported) {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "asio/buffer.hpp"
 #include "asio/co_spawn.hpp"
 #include "asio/post.hpp"
@@ -28,7 +29,13 @@ constexpr char kProgressPacket[] = {0, 0, 0, 1, 'p'};
 Session::Session(Socket socket, const SessionConfig* config)
     : socket_(std::move(socket)),
       config_(config),
-      engine_(config->factory, config->pool) {}
+      engine_(config->factory, config->pool, config->diagnostics) {}
+
+void Session::Report(std::string_view what) {
+  if (config_->diagnostics != nullptr && *config_->diagnostics) {
+    (*config_->diagnostics)(what);
+  }
+}
 
 Session::~Session() {
   if (config_->on_end) config_->on_end(this);
@@ -105,12 +112,19 @@ asio::awaitable<bool> Session::Process(std::string in) {
   while (!close) {
     absl::StatusOr<std::optional<codec::Command>> next = decoder_.Next();
     if (!next.ok()) {
-      close = true;  // garbage, oversize length: drop the MTA
+      // Garbage, oversize length: drop the MTA.
+      Report(absl::StrCat("closing the MTA connection: ",
+                          next.status().message()));
+      close = true;
       break;
     }
     if (!next->has_value()) break;
     absl::StatusOr<Engine::After> after = co_await engine_.Handle(**next, &out);
-    if (!after.ok() || *after == Engine::After::kClose) {
+    if (!after.ok()) {
+      Report(absl::StrCat("closing the MTA connection: ",
+                          after.status().message()));
+      close = true;
+    } else if (*after == Engine::After::kClose) {
       close = true;
     } else if (*after == Engine::After::kNewSession) {
       engine_.SetProgressSink([this] { SendProgress(); });

@@ -33,6 +33,8 @@ struct SessionConfig {
   const FilterFactory* factory = nullptr;
   const asio::any_io_executor* pool = nullptr;  // null: callbacks inline
   std::chrono::milliseconds timeout{std::chrono::hours(2)};
+  // Where problems go (see RunnerOptions::diagnostics); null: dropped.
+  const DiagnosticSink* diagnostics = nullptr;
   // Called from the session's destructor (on any thread).
   std::function<void(Session*)> on_end;
 };
@@ -64,6 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void End();
   void SetDeadline();
   void SendProgress();
+  void Report(std::string_view what);
 
   Socket socket_;
   const SessionConfig* config_;

@@ -12,7 +12,10 @@ using client::Status;
 
 FilterTester::FilterTester(client::FilterFactory factory)
     : factory_(std::move(factory)),
-      engine_(std::make_unique<client::Engine>(&factory_, nullptr)) {
+      diagnostic_sink_(
+          [this](std::string_view line) { diagnostics_.emplace_back(line); }),
+      engine_(std::make_unique<client::Engine>(&factory_, nullptr,
+                                               &diagnostic_sink_)) {
   engine_->SetProgressSink(
       [this] { codec::EncodeResponse(codec::Progress{}, &progress_); });
 }
@@ -43,6 +46,8 @@ StageResult FilterTester::Send(const codec::Command& command) {
       });
   io_.restart();
   io_.run();
+  result.diagnostics = std::move(diagnostics_);
+  diagnostics_.clear();
   if (failure) std::rethrow_exception(failure);
   if (!after.ok()) {
     result.error = after.status();

@@ -46,6 +46,9 @@ struct StageResult {
   // A protocol error: the session would be closed.
   absl::Status error;
   bool closed = false;  // the session ended (quit, error)
+  // What the library reported through RunnerOptions::diagnostics while
+  // handling this command (e.g. a verdict a no-reply stage cannot carry).
+  std::vector<std::string> diagnostics;
 };
 
 class FilterTester {
@@ -90,6 +93,8 @@ class FilterTester {
  private:
   client::FilterFactory factory_;
   asio::io_context io_;
+  std::vector<std::string> diagnostics_;
+  client::DiagnosticSink diagnostic_sink_;
   std::unique_ptr<client::Engine> engine_;
   std::string progress_;
 };
