@@ -88,6 +88,11 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
   if (const auto* o = std::get_if<codec::OptionNegotiation>(&command)) {
     co_return co_await Negotiate(*o, out);
   }
+  if (std::holds_alternative<codec::Quit>(command)) {
+    // Also before negotiation (after `K`, or a bare probe): a clean close.
+    co_await Finish();
+    co_return After::kClose;
+  }
   if (!negotiated_) {
     co_return absl::FailedPreconditionError(
         absl::StrCat("MTA sent ", codec::CommandName(codec::CodeOf(command)),
@@ -100,10 +105,6 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
           static_cast<codec::MacroStage>(stage), d->pairs);
     }
     co_return After::kContinue;
-  }
-  if (std::holds_alternative<codec::Quit>(command)) {
-    co_await Finish();
-    co_return After::kClose;
   }
   if (std::holds_alternative<codec::QuitNewConnection>(command)) {
     co_await Finish();

@@ -464,7 +464,10 @@ TEST(EngineTest, ConnectionClosedBeforeNegotiationMakesNoFilter) {
   {
     FilterTester t(factory);
     t.Negotiate();
-    t.QuitNewConnection();  // then the MTA goes away without negotiating
+    t.QuitNewConnection();
+    auto q = t.Quit();  // then the MTA quits without negotiating again
+    EXPECT_TRUE(q.closed);
+    EXPECT_TRUE(q.error.ok()) << q.error;  // a clean close, not an error
   }
   EXPECT_EQ(made, 1);
   EXPECT_THAT(h.log, ElementsAre("close"));
