@@ -39,7 +39,8 @@ namespace milter::client {
 void WriteDiagnosticToStderr(std::string_view line);
 
 struct RunnerOptions {
-  // Socket specs to listen on ("unix:/run/f.sock", "inet:10025@[::1]").
+  // Socket specs to listen on ("unix:/run/f.sock", "inet:10025@[::1]";
+  // port 0: any free port, see Listen()).
   std::vector<std::string> listen;
   // Unix sockets: permission bits, owning group (name; empty keeps the
   // default), and whether to remove a stale socket file (one nobody listens
@@ -80,7 +81,8 @@ class Runner {
   Runner& operator=(const Runner&) = delete;
 
   // Opens every listener. Run() calls it if not done yet; call it first to
-  // learn the ports of "inet:0" specs.
+  // learn, from bound_specs(), the ports the kernel chose for "inet:0"
+  // (and "inet6:0") specs.
   absl::Status Listen();
   // Canonical specs of the bound sockets ("inet:40123@127.0.0.1").
   std::vector<std::string> bound_specs() const { return bound_specs_; }

@@ -155,11 +155,9 @@ std::unique_ptr<TcpMta> ConnectTcp(uint16_t port) {
   return std::make_unique<TcpMta>(std::move(s));
 }
 
-// A free loopback port (socket specs do not take port 0).
-std::string FreeInet() {
-  asio::ip::tcp::acceptor a(Io(), {asio::ip::make_address("127.0.0.1"), 0});
-  return "inet:" + std::to_string(a.local_endpoint().port()) + "@127.0.0.1";
-}
+// A loopback listener on a port the kernel picks; the test learns it from
+// bound_specs().
+std::string FreeInet() { return "inet:0@[127.0.0.1]"; }
 
 uint16_t PortOf(const std::string& spec) {  // "inet:PORT@host"
   return static_cast<uint16_t>(std::atoi(spec.c_str() + 5));
@@ -521,6 +519,23 @@ TEST(RunnerTest, ProbesGetNoFilterAndProtocolErrorsAreDiagnosed) {
   std::lock_guard<std::mutex> lock(*mu);
   ASSERT_EQ(lines->size(), 1u);
   EXPECT_THAT((*lines)[0], ::testing::HasSubstr("closing the MTA connection"));
+}
+
+TEST(RunnerTest, ListensOnAnEphemeralPortAndServesIt) {
+  RunnerOptions o;
+  o.listen = {"inet:0@[127.0.0.1]"};
+  Served s(sample::MakeSampleFactory(), o);
+  ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
+  ASSERT_EQ(s.runner().bound_specs().size(), 1u);
+  std::string bound = s.runner().bound_specs()[0];
+  EXPECT_THAT(
+      bound, ::testing::MatchesRegex("inet:[1-9][0-9]*@\\[127\\.0\\.0\\.1\\]"));
+  auto mta = ConnectTcp(PortOf(bound));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  EXPECT_EQ(SampleMessage(*mta, "hi"), "hm+c");
+  mta->Send(codec::Quit{});
+  EXPECT_TRUE(mta->ClosedByPeer());
 }
 
 TEST(RunnerTest, BadSpecsAreReported) {

@@ -18,8 +18,7 @@ absl::Status Bad(std::string_view spec, std::string_view why) {
 
 bool ParsePort(std::string_view text, uint16_t* port) {
   uint32_t value;
-  if (text.empty() || !absl::SimpleAtoi(Absl(text), &value) || value == 0 ||
-      value > 65535) {
+  if (text.empty() || !absl::SimpleAtoi(Absl(text), &value) || value > 65535) {
     return false;
   }
   for (char c : text) {
@@ -93,7 +92,7 @@ absl::StatusOr<SocketSpec> ParseSocketSpec(std::string_view spec) {
   }
   if (!ParsePort(port_text, &out.port)) {
     return Bad(spec, absl::StrCat("port \"", Absl(port_text),
-                                  "\" is not a number in 1..65535"));
+                                  "\" is not a number in 0..65535"));
   }
   if (!host.empty() && host.front() == '[') {
     if (host.back() != ']') return Bad(spec, "unterminated '[' in host");
@@ -112,6 +111,12 @@ absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> ResolveTcp(
     const SocketSpec& spec, bool for_listening) {
   if (spec.kind == SocketSpec::Kind::kUnix) {
     return absl::InvalidArgumentError("ResolveTcp on a unix socket spec");
+  }
+  if (spec.port == 0 && !for_listening) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket spec \"", spec.ToString(),
+        "\": port 0 only means \"any free port\" for listening; connecting "
+        "needs a port in 1..65535"));
   }
   bool v6 = spec.kind == SocketSpec::Kind::kInet6;
   std::vector<asio::ip::tcp::endpoint> out;

@@ -7,7 +7,8 @@
 //   inet:HOST:PORT       (Postfix's order, accepted too)
 //
 // A missing host means "any address" for listening and loopback for
-// connecting.
+// connecting. Port 0 parses (a listener then gets a free port from the
+// kernel) but ResolveTcp refuses it for connecting.
 
 #ifndef MILTER_NET_SOCKET_SPEC_H_
 #define MILTER_NET_SOCKET_SPEC_H_
@@ -38,12 +39,12 @@ struct SocketSpec {
 };
 
 // Parses `spec`; the error says what is wrong ("inet:abc: port is not a
-// number in 1..65535").
+// number in 0..65535").
 absl::StatusOr<SocketSpec> ParseSocketSpec(std::string_view spec);
 
 // Resolves an inet/inet6 spec to TCP endpoints (blocking DNS lookup if `host`
 // is a name). With an empty host: the wildcard address if `for_listening`,
-// else loopback.
+// else loopback. Port 0 is an error unless `for_listening`.
 absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> ResolveTcp(
     const SocketSpec& spec, bool for_listening);
 

@@ -54,7 +54,7 @@ TEST(SocketSpecTest, RejectsBadSpecsWithReasons) {
       {"", "empty"},
       {"tcp:25", "unknown type"},
       {"inet:", "is not a number"},
-      {"inet:0", "is not a number"},
+      {"inet:-1", "is not a number"},
       {"inet:65536", "is not a number"},
       {"inet:12x", "is not a number"},
       {"inet:25@", "missing host"},
@@ -88,6 +88,23 @@ TEST(SocketSpecTest, ResolvesLiteralsAndDefaults) {
   auto connect = ResolveTcp(*any, /*for_listening=*/false);
   ASSERT_TRUE(connect.ok());
   EXPECT_EQ((*connect)[0].address().to_string(), "::1");
+}
+
+TEST(SocketSpecTest, PortZeroListensButDoesNotConnect) {
+  auto spec = ParseSocketSpec("inet:0@[127.0.0.1]");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->port, 0);
+  EXPECT_EQ(spec->ToString(), "inet:0@[127.0.0.1]");
+  auto listen = ResolveTcp(*spec, /*for_listening=*/true);
+  ASSERT_TRUE(listen.ok()) << listen.status();
+  EXPECT_EQ((*listen)[0].port(), 0);
+  for (const char* text : {"inet:0@[127.0.0.1]", "inet6:0", "inet:0"}) {
+    auto connect = ResolveTcp(*ParseSocketSpec(text), /*for_listening=*/false);
+    ASSERT_FALSE(connect.ok()) << text;
+    EXPECT_EQ(connect.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(connect.status().message().find("port 0"), std::string::npos)
+        << connect.status();
+  }
 }
 
 TEST(SocketSpecTest, ResolvesLocalhostName) {

@@ -332,7 +332,12 @@ int main(int argc, char** argv) {
         Generic::endpoint(asio::local::stream_protocol::endpoint(spec->path));
   } else {
     auto eps = milter::net::ResolveTcp(*spec, /*for_listening=*/false);
-    if (!eps.ok() || eps->empty()) {
+    if (!eps.ok()) {
+      std::fprintf(stderr, "milter-load: %s\n",
+                   eps.status().ToString().c_str());
+      return 2;
+    }
+    if (eps->empty()) {
       std::fprintf(stderr, "milter-load: cannot resolve %s\n",
                    spec->ToString().c_str());
       return 2;
