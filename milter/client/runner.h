@@ -89,7 +89,12 @@ class Runner {
 
   // Serves until stopped; returns the first listen error, if any.
   absl::Status Run();
-  // Graceful stop; thread- and signal-safe to call from anywhere.
+  // Graceful stop. Thread-safe: callable from any thread, before or during
+  // Run(). Not async-signal-safe (it queues work on the event loop, which
+  // allocates and locks): never call it from a signal handler. For SIGTERM
+  // and SIGINT keep `handle_signals`, which waits for them on the event loop
+  // (asio::signal_set); for other signals, wait with your own
+  // asio::signal_set or sigwait() thread and call Stop() from there.
   void Stop();
 
   size_t active_sessions() const { return active_.load(); }

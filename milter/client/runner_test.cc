@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -536,6 +537,34 @@ TEST(RunnerTest, ListensOnAnEphemeralPortAndServesIt) {
   EXPECT_EQ(SampleMessage(*mta, "hi"), "hm+c");
   mta->Send(codec::Quit{});
   EXPECT_TRUE(mta->ClosedByPeer());
+}
+
+TEST(RunnerTest, SigtermStopsGracefully) {
+  RunnerOptions o;
+  o.listen = {"inet:0@[127.0.0.1]"};
+  o.shutdown_deadline = std::chrono::milliseconds(100);
+  Runner runner(sample::MakeSampleFactory(), o);  // handle_signals: true
+  ASSERT_TRUE(runner.Listen().ok());
+  absl::Status run_status = absl::UnknownError("not returned");
+  std::thread t([&] { run_status = runner.Run(); });
+  // A negotiated session proves the event loop (and its signal handling)
+  // is up.
+  auto mta = ConnectTcp(PortOf(runner.bound_specs()[0]));
+  mta->Send(kOffer);
+  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);  // the process survives it
+  t.join();
+  EXPECT_TRUE(run_status.ok()) << run_status;
+  EXPECT_TRUE(mta->ClosedByPeer());
+}
+
+TEST(RunnerTest, StopBeforeRunReturnsAtOnce) {
+  RunnerOptions o;
+  o.listen = {"inet:0@[127.0.0.1]"};
+  o.handle_signals = false;
+  Runner runner(sample::MakeSampleFactory(), o);
+  runner.Stop();
+  EXPECT_TRUE(runner.Run().ok());
 }
 
 TEST(RunnerTest, BadSpecsAreReported) {
