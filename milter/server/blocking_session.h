@@ -33,6 +33,9 @@ class BlockingSession {
     if (!parsed.ok()) return parsed.status();
     return Run(session_.Open(*parsed));
   }
+  absl::Status Open(const ResolvedSpec& resolved) {
+    return Run(session_.Open(resolved));
+  }
   absl::Status Negotiate() { return Run(session_.Negotiate()); }
 
   absl::StatusOr<Verdict> Connect(const ConnectInfo& info,

@@ -1,6 +1,9 @@
 #include "milter/server/connection.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <utility>
 
@@ -92,21 +95,55 @@ size_t Connection::Available() {
   return ec ? 0 : n;
 }
 
+absl::StatusOr<ResolvedSpec> Resolve(const net::SocketSpec& spec) {
+  ResolvedSpec resolved{spec, {}};
+  if (spec.kind == net::SocketSpec::Kind::kUnix) {
+    resolved.endpoints.emplace_back(
+        asio::local::stream_protocol::endpoint(spec.path));
+  } else {
+    absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> addresses =
+        net::ResolveTcp(spec, /*for_listening=*/false);
+    if (!addresses.ok()) return addresses.status();
+    for (const auto& e : *addresses) resolved.endpoints.emplace_back(e);
+  }
+  return resolved;
+}
+
 asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
                                                   absl::Duration timeout) {
-  std::vector<asio::generic::stream_protocol::endpoint> endpoints;
-  if (spec.kind == net::SocketSpec::Kind::kUnix) {
-    endpoints.emplace_back(asio::local::stream_protocol::endpoint(spec.path));
-  } else {
-    absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> resolved =
-        net::ResolveTcp(spec, /*for_listening=*/false);
-    if (!resolved.ok()) co_return resolved.status();
-    for (const auto& e : *resolved) endpoints.emplace_back(e);
+  absl::StatusOr<ResolvedSpec> resolved = Resolve(spec);
+  if (!resolved.ok()) co_return resolved.status();
+  co_return co_await Connect(*resolved, timeout);
+}
+
+// Opens a non-blocking socket for `endpoint` and starts connecting: OK when
+// connected (a Unix socket, at once), in_progress (TCP) or an error.
+asio::error_code Connection::StartConnect(
+    const asio::generic::stream_protocol::endpoint& endpoint) {
+  auto& socket = state_->socket;
+  asio::error_code ec;
+  socket.open(endpoint.protocol(), ec);
+  // One FIONBIO: the socket stays non-blocking, so asio's reads, writes and
+  // waits never switch modes again.
+  if (!ec) socket.non_blocking(true, ec);
+  if (ec) return ec;
+  if (::connect(socket.native_handle(), endpoint.data(),
+                static_cast<socklen_t>(endpoint.size())) == 0) {
+    return ec;
   }
+  int error = errno;
+  // Linux: a Unix listener's full queue (asio maps it likewise).
+  if (error == EAGAIN) return asio::error::no_buffer_space;
+  return asio::error_code(error, asio::error::get_system_category());
+}
+
+asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
+                                                  absl::Duration timeout) {
+  const net::SocketSpec& spec = resolved.spec;
   absl::Status last = absl::UnavailableError("no address to connect to");
   auto deadline =
       std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
-  for (const auto& endpoint : endpoints) {
+  for (const auto& endpoint : resolved.endpoints) {
     asio::error_code ec;
     bool timed_out = false;
     // A full listen queue (EAGAIN on Unix sockets) or a momentary lack of
@@ -120,11 +157,24 @@ asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
         timed_out = true;
         break;
       }
-      {
-        TimeoutGuard guard(state_, absl::FromChrono(left));
-        co_await state_->socket.async_connect(
-            endpoint, asio::redirect_error(asio::use_awaitable, ec));
-        timed_out = guard.timed_out();
+      ec = StartConnect(endpoint);
+      if (ec == asio::error::in_progress || ec == asio::error::would_block) {
+        {
+          TimeoutGuard guard(state_, absl::FromChrono(left));
+          co_await state_->socket.async_wait(
+              asio::socket_base::wait_write,
+              asio::redirect_error(asio::use_awaitable, ec));
+          timed_out = guard.timed_out();
+        }
+        if (!ec && !timed_out) {
+          int error = 0;
+          socklen_t length = sizeof(error);
+          if (::getsockopt(state_->socket.native_handle(), SOL_SOCKET, SO_ERROR,
+                           &error, &length) != 0) {
+            error = errno;
+          }
+          ec = asio::error_code(error, asio::error::get_system_category());
+        }
       }
       if (timed_out || !IsTransient(ec)) break;
       asio::steady_timer pause(state_->socket.get_executor());
@@ -134,13 +184,12 @@ asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
       co_await pause.async_wait(
           asio::redirect_error(asio::use_awaitable, ignored));
     }
-    if (!ec) {
+    if (!ec && !timed_out) {
       if (spec.kind != net::SocketSpec::Kind::kUnix) {
         asio::error_code ignored;
         state_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       }
-      state_->socket.non_blocking(true, ec);
-      if (!ec) co_return absl::OkStatus();
+      co_return absl::OkStatus();
     }
     if (timed_out) {
       last = absl::DeadlineExceededError(

@@ -14,15 +14,28 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
+#include "asio/generic/stream_protocol.hpp"
 #include "milter/net/socket_spec.h"
 
 namespace milter::server {
+
+// A socket spec with its addresses looked up once, for connecting many times
+// (a load generator) without a lookup per connection.
+struct ResolvedSpec {
+  net::SocketSpec spec;
+  std::vector<asio::generic::stream_protocol::endpoint> endpoints;
+};
+
+// The spec's path, or its host's addresses (a blocking DNS lookup if the host
+// is a name).
+absl::StatusOr<ResolvedSpec> Resolve(const net::SocketSpec& spec);
 
 class Connection {
  public:
@@ -33,6 +46,9 @@ class Connection {
 
   // Connects to `spec` (each resolved address in turn for TCP).
   asio::awaitable<absl::Status> Connect(const net::SocketSpec& spec,
+                                        absl::Duration timeout);
+  // The same with the addresses looked up beforehand.
+  asio::awaitable<absl::Status> Connect(const ResolvedSpec& resolved,
                                         absl::Duration timeout);
 
   // Writes all of `bytes`.
@@ -54,6 +70,9 @@ class Connection {
   struct State;  // socket and timer; shared with pending timeout handlers
 
  private:
+  asio::error_code StartConnect(
+      const asio::generic::stream_protocol::endpoint& endpoint);
+
   std::shared_ptr<State> state_;
 };
 

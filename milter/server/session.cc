@@ -103,6 +103,8 @@ Session::Session(asio::any_io_executor executor, SessionOptions options)
 
 absl::Status Session::Fail(absl::Status status) {
   if (error_.ok()) error_ = status;
+  out_.clear();
+  out_unanswered_ = false;
   connection_.Close();
   negotiated_ok_ = false;
   return status;
@@ -133,6 +135,20 @@ asio::awaitable<absl::Status> Session::Connect(const net::SocketSpec& spec) {
   co_return absl::OkStatus();
 }
 
+asio::awaitable<absl::Status> Session::Open(const ResolvedSpec& resolved) {
+  absl::Status status = co_await Connect(resolved);
+  if (!status.ok()) co_return status;
+  co_return co_await Negotiate();
+}
+
+asio::awaitable<absl::Status> Session::Connect(const ResolvedSpec& resolved) {
+  if (!error_.ok()) co_return error_;
+  absl::Status status =
+      co_await connection_.Connect(resolved, options_.connect_timeout);
+  if (!status.ok()) co_return Fail(status);
+  co_return absl::OkStatus();
+}
+
 asio::awaitable<absl::Status> Session::Flush(absl::Duration timeout) {
   // Anything readable now was sent unasked: a filter that answers a stage it
   // negotiated not to answer, or that sends garbage between stages.
@@ -150,6 +166,10 @@ asio::awaitable<absl::Status> Session::Flush(absl::Duration timeout) {
   absl::Status status = co_await connection_.Write(out_, timeout);
   out_.clear();
   if (!status.ok()) co_return Fail(status);
+  if (out_unanswered_) {
+    out_unanswered_ = false;
+    sent_unanswered_ = true;
+  }
   co_return absl::OkStatus();
 }
 
@@ -163,7 +183,6 @@ asio::awaitable<absl::Status> Session::Negotiate() {
 
   codec::OptionNegotiation offer{options_.version, options_.actions,
                                  options_.protocol};
-  out_.clear();
   codec::EncodeCommand(offer, &out_);
   if (absl::Status s = co_await Flush(options_.write_timeout); !s.ok()) {
     co_return s;
@@ -230,12 +249,22 @@ void Session::AppendMacros(CommandCode command, MacroStage stage,
       &out_);
 }
 
+bool Session::Defer() {
+  if (!options_.defer_unanswered_writes || out_.size() >= kMaxDeferredBytes) {
+    return false;
+  }
+  out_unanswered_ = true;
+  return true;
+}
+
 asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
     uint32_t no_reply_flag, ReplyKind kind) {
+  bool no_reply = no_reply_flag != 0 && negotiated_.NoReply(no_reply_flag);
+  if (no_reply && Defer()) co_return Verdict::Unanswered();
   if (absl::Status s = co_await Flush(options_.write_timeout); !s.ok()) {
     co_return s;
   }
-  if (no_reply_flag != 0 && negotiated_.NoReply(no_reply_flag)) {
+  if (no_reply) {
     sent_unanswered_ = true;
     co_return Verdict::Unanswered();
   }
@@ -375,7 +404,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ConnectStage(
     const ConnectInfo& info, const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoConnect)) co_return Verdict::NotSent();
-  out_.clear();
   AppendMacros(CommandCode::kConnect, MacroStage::kConnect, macros);
   codec::EncodeCommand(
       codec::Connect{info.hostname, info.family, info.port, info.address},
@@ -387,7 +415,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Helo(std::string_view name,
                                                        const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoHelo)) co_return Verdict::NotSent();
-  out_.clear();
   AppendMacros(CommandCode::kHelo, MacroStage::kHelo, macros);
   codec::EncodeCommand(codec::Helo{name}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyHelo, ReplyKind::kStage);
@@ -399,7 +426,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Mail(
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   body_skipped_ = false;
   if (!negotiated_.Sends(protocol::kNoMail)) co_return Verdict::NotSent();
-  out_.clear();
   AppendMacros(CommandCode::kMail, MacroStage::kMail, macros);
   std::string list;
   codec::AppendString(address, &list);
@@ -413,7 +439,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Rcpt(
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoRcpt)) co_return Verdict::NotSent();
-  out_.clear();
   AppendMacros(CommandCode::kRcpt, MacroStage::kRcpt, macros);
   std::string list;
   codec::AppendString(address, &list);
@@ -428,7 +453,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Data(const Macros& macros) {
   if (!negotiated_.Sends(protocol::kNoData) || negotiated_.version < 6) {
     co_return Verdict::NotSent();
   }
-  out_.clear();
   AppendMacros(CommandCode::kData, MacroStage::kData, macros);
   codec::EncodeCommand(codec::Data{}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyData, ReplyKind::kStage);
@@ -440,7 +464,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Unknown(
   if (!negotiated_.Sends(protocol::kNoUnknown) || negotiated_.version < 6) {
     co_return Verdict::NotSent();
   }
-  out_.clear();
   codec::EncodeCommand(codec::Unknown{command}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyUnknown, ReplyKind::kStage);
 }
@@ -449,7 +472,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Header(
     std::string_view name, std::string_view value) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoHeaders)) co_return Verdict::NotSent();
-  out_.clear();
   codec::EncodeCommand(codec::Header{name, value}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyHeader, ReplyKind::kStage);
 }
@@ -459,7 +481,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::EndOfHeaders(
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoEndOfHeaders))
     co_return Verdict::NotSent();
-  out_.clear();
   AppendMacros(CommandCode::kEndOfHeaders, MacroStage::kEndOfHeaders, macros);
   codec::EncodeCommand(codec::EndOfHeaders{}, &out_);
   co_return co_await SendAndRead(protocol::kNoReplyEndOfHeaders,
@@ -476,7 +497,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::BodyChunk(
         absl::StrCat("body chunk of ", chunk.size(), " bytes; at most ",
                      codec::kBodyChunkSize));
   }
-  out_.clear();
   codec::EncodeCommand(codec::BodyChunk{chunk}, &out_);
   absl::StatusOr<Verdict> verdict =
       co_await SendAndRead(protocol::kNoReplyBody, ReplyKind::kBody);
@@ -505,7 +525,6 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Body(std::string_view body) {
 asio::awaitable<absl::StatusOr<EndOfMessageResult>> Session::EndOfMessage(
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  out_.clear();
   AppendMacros(CommandCode::kEndOfMessage, MacroStage::kEndOfMessage, macros);
   codec::EncodeCommand(codec::EndOfMessage{}, &out_);
   if (absl::Status s = co_await Flush(options_.write_timeout); !s.ok()) {
@@ -523,8 +542,8 @@ asio::awaitable<absl::StatusOr<EndOfMessageResult>> Session::EndOfMessage(
 asio::awaitable<absl::Status> Session::Abort() {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   body_skipped_ = false;
-  out_.clear();
   codec::EncodeCommand(codec::Abort{}, &out_);
+  if (Defer()) co_return absl::OkStatus();
   absl::Status status = co_await Flush(options_.write_timeout);
   sent_unanswered_ = true;
   co_return status;
@@ -532,7 +551,6 @@ asio::awaitable<absl::Status> Session::Abort() {
 
 asio::awaitable<absl::Status> Session::Quit() {
   if (absl::Status s = CheckUsable(false); !s.ok()) co_return s;
-  out_.clear();
   codec::EncodeCommand(codec::Quit{}, &out_);
   absl::Status status = co_await Flush(options_.write_timeout);
   connection_.Close();
@@ -542,7 +560,6 @@ asio::awaitable<absl::Status> Session::Quit() {
 
 asio::awaitable<absl::Status> Session::QuitNewConnection() {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  out_.clear();
   codec::EncodeCommand(codec::QuitNewConnection{}, &out_);
   absl::Status status = co_await Flush(options_.write_timeout);
   negotiated_ok_ = false;

@@ -69,6 +69,9 @@ class Session {
   // Connects to `spec` and negotiates.
   asio::awaitable<absl::Status> Open(const net::SocketSpec& spec);
   asio::awaitable<absl::Status> Connect(const net::SocketSpec& spec);
+  // The same with the addresses looked up once beforehand (see Resolve()).
+  asio::awaitable<absl::Status> Open(const ResolvedSpec& resolved);
+  asio::awaitable<absl::Status> Connect(const ResolvedSpec& resolved);
   // Sends the option negotiation offer and checks the filter's reply. Also
   // starts a new session on the same connection after QuitNewConnection().
   asio::awaitable<absl::Status> Negotiate();
@@ -126,7 +129,11 @@ class Session {
   // Appends a 'D' packet for `stage` (filtered by its symbol list).
   void AppendMacros(codec::CommandCode command, codec::MacroStage stage,
                     const Macros& macros);
-  // Writes out_ and, unless `no_reply_flag` is negotiated, reads the answer.
+  // With options_.defer_unanswered_writes, keeps out_ for the next write
+  // (true) unless it holds kMaxDeferredBytes already.
+  bool Defer();
+  // Writes out_ (unless deferred) and, unless `no_reply_flag` is negotiated,
+  // reads the answer.
   asio::awaitable<absl::StatusOr<Verdict>> SendAndRead(uint32_t no_reply_flag,
                                                        ReplyKind kind);
   asio::awaitable<absl::Status> Flush(absl::Duration timeout);
@@ -145,8 +152,10 @@ class Session {
   bool negotiated_ok_ = false;
   bool body_skipped_ = false;
   bool sent_unanswered_ = false;  // a command went unanswered this session
+  bool out_unanswered_ = false;   // out_ holds a command without an answer
   std::array<std::optional<std::string>, codec::kNumMacroStages> symbol_lists_;
   std::string out_;  // packets to write
+  static constexpr size_t kMaxDeferredBytes = 64 * 1024;
   absl::Status error_;
 };
 

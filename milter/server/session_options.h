@@ -30,6 +30,14 @@ struct SessionOptions {
   // filter could otherwise send replace-body chunks until memory runs out).
   size_t max_modification_bytes = 64 * 1024 * 1024;
 
+  // Holds the packets of stages the filter will not answer (its no-reply
+  // flags) and of abort, and writes them together with the next command
+  // (up to 64 KiB held): one system call instead of one per stage, as a load
+  // generator wants. The filter receives the same bytes, only later: a held
+  // stage reaches it when the next stage is sent, and a write error shows at
+  // that stage. Off by default.
+  bool defer_unanswered_writes = false;
+
   // What version 2..5 MTAs offer (mfdef.h: SMFI_V2_ACTS, SMFI_V2_PROT) when
   // `version` is below 6 and the defaults above are kept.
   static SessionOptions ForVersion(uint32_t version);

@@ -1,6 +1,8 @@
 #include "milter/server/session.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -357,6 +359,134 @@ TEST(SessionTest, ProgressAtAStage) {
   EXPECT_EQ(v->progress, 2);
   ASSERT_TRUE(s.Quit().ok());
   filter.Join();
+}
+
+SessionOptions Deferring() {
+  SessionOptions options;
+  options.defer_unanswered_writes = true;
+  return options;
+}
+
+TEST(SessionTest, DeferredNoReplyStagesGoWithTheNextCommand) {
+  std::atomic<bool> end_of_message_called{false};
+  bool held = false;
+  FakeFilter filter([&](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyConnect | protocol::kNoReplyHeader);
+    std::optional<Packet> first = c.ReadUntil('C');
+    // Written only once the session sent end of message.
+    held = first && end_of_message_called.load();
+    c.ReadUntil('L');
+    c.ReadUntil('L');
+    Answer(c, 'E', codec::Continue{});
+    c.ReadUntil('Q');
+  });
+  BlockingSession s(Deferring());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto connect = s.Connect(Client(), {{"j", "mx"}});
+  ASSERT_TRUE(connect.ok()) << connect.status();
+  EXPECT_TRUE(connect->sent);
+  EXPECT_FALSE(connect->answered);
+  ASSERT_TRUE(s.Header("A", "1").ok());
+  ASSERT_TRUE(s.Header("B", "2").ok());
+  end_of_message_called = true;
+  auto eom = s.EndOfMessage();
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_EQ(eom->verdict.decision, Decision::kContinue);
+  ASSERT_TRUE(s.Quit().ok());
+  EXPECT_EQ(filter.Join(), "ODCLLEQ");
+  EXPECT_TRUE(held);
+}
+
+TEST(SessionTest, DeferredAbortGoesWithTheNextMail) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    Answer(c, 'M', codec::Continue{});
+    c.ReadUntil('A');
+    Answer(c, 'M', codec::Accept{});
+    c.ReadUntil('Q');
+  });
+  BlockingSession s(Deferring());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  ASSERT_TRUE(s.Mail("<a@example.com>").ok());
+  ASSERT_TRUE(s.Abort().ok());
+  auto mail = s.Mail("<b@example.com>");
+  ASSERT_TRUE(mail.ok()) << mail.status();
+  EXPECT_EQ(mail->decision, Decision::kAccept);
+  ASSERT_TRUE(s.Quit().ok());
+  EXPECT_EQ(filter.Join(), "OMAMQ");
+}
+
+TEST(SessionTest, DeferredWritesAreBoundedInSize) {
+  // A no-reply body of 200 KiB: held packets are written once they reach
+  // 64 KiB, and the filter gets every chunk in order.
+  std::string body(200 * 1024, 'x');
+  size_t received = 0;
+  FakeFilter filter([&](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyBody);
+    while (std::optional<Packet> p = c.Read()) {
+      if (p->code == 'B') received += p->payload.size();
+      if (p->code == 'E') {
+        c.Send(codec::Continue{});
+        break;
+      }
+    }
+    c.ReadUntil('Q');
+  });
+  BlockingSession s(Deferring());
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto v = s.Body(body);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->answered);
+  auto eom = s.EndOfMessage();
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  ASSERT_TRUE(s.Quit().ok());
+  EXPECT_EQ(filter.Join(), "OBBBBEQ");
+  EXPECT_EQ(received, body.size());
+}
+
+TEST(SessionTest, DeferredWriteErrorShowsAtTheNextStage) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, protocol::kNoReplyHeader);
+    c.Reset();
+  });
+  SessionOptions options = Deferring();
+  options.read_timeout = absl::Seconds(2);
+  BlockingSession s(options);
+  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  filter.Join();
+  auto header = s.Header("A", "1");
+  ASSERT_TRUE(header.ok()) << header.status();  // held, not written
+  auto eom = s.EndOfMessage();
+  ASSERT_FALSE(eom.ok());
+  EXPECT_EQ(eom.status().code(), absl::StatusCode::kUnavailable)
+      << eom.status();
+}
+
+TEST(SessionTest, OpensAResolvedSpecManyTimes) {
+  FakeFilter filter([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('Q');
+  });
+  auto spec = net::ParseSocketSpec(filter.spec());
+  ASSERT_TRUE(spec.ok());
+  absl::StatusOr<ResolvedSpec> resolved = Resolve(*spec);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  ASSERT_EQ(resolved->endpoints.size(), 1u);
+  BlockingSession s;
+  ASSERT_TRUE(s.Open(*resolved).ok());
+  ASSERT_TRUE(s.Quit().ok());
+  EXPECT_EQ(filter.Join(), "OQ");
+
+  auto tcp = net::ParseSocketSpec("inet:10025@127.0.0.1");
+  ASSERT_TRUE(tcp.ok());
+  resolved = Resolve(*tcp);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  ASSERT_EQ(resolved->endpoints.size(), 1u);
+  asio::ip::tcp::endpoint expected(asio::ip::make_address("127.0.0.1"), 10025);
+  EXPECT_EQ(resolved->endpoints[0].size(), expected.size());
+  EXPECT_EQ(std::memcmp(resolved->endpoints[0].data(), expected.data(),
+                        expected.size()),
+            0);
 }
 
 TEST(SessionTest, TcpSocketSpecWorks) {

@@ -24,6 +24,8 @@ namespace milter_test_server {
 // Everything a session sends, prepared once and shared by all sessions.
 struct Plan {
   milter::net::SocketSpec spec;
+  // Set by RunMany: `spec` looked up once for all sessions.
+  std::optional<milter::server::ResolvedSpec> resolved;
   milter::server::SessionOptions session;
   milter::server::ConnectInfo connect;
   std::string helo;

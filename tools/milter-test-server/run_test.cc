@@ -173,8 +173,11 @@ TEST(RunSessionTest, SeveralMessagesWithAbortBetween) {
   EXPECT_NE(text.find("message: 2\n"), std::string::npos) << text;
 }
 
-TEST(RunManyTest, CountsEverySession) {
-  // A tiny threaded filter accepting many connections.
+// RunMany against a tiny threaded filter that negotiates `protocol` (and so
+// leaves unanswered what its no-reply flags say) and answers the rest with
+// continue.
+Summary RunManyAgainst(uint32_t protocol, int n_messages) {
+  constexpr int kSessions = 20;
   FakeFilter filter([](FilterConnection&) {});  // only to get a socket path
   std::string path = filter.spec().substr(5) + ".many";
   asio::io_context io;
@@ -183,9 +186,9 @@ TEST(RunManyTest, CountsEverySession) {
       io, asio::local::stream_protocol::endpoint(path));
   std::vector<std::thread> handlers;  // joined before `io` goes away
   std::thread server([&] {
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < kSessions; ++i) {
       asio::local::stream_protocol::socket s = acceptor.accept();
-      handlers.emplace_back([s = std::move(s)]() mutable {
+      handlers.emplace_back([s = std::move(s), protocol]() mutable {
         codec::CommandDecoder decoder;
         char buf[4096];
         asio::error_code ec;
@@ -201,27 +204,43 @@ TEST(RunManyTest, CountsEverySession) {
               case codec::CommandCode::kOptionNegotiation: {
                 codec::OptionNegotiationReply r;
                 r.actions = 0;
-                r.protocol = 0;
+                r.protocol = protocol;
                 out = codec::Encode(r);
                 break;
               }
               case codec::CommandCode::kMacro:
+              case codec::CommandCode::kAbort:
+                break;
+              case codec::CommandCode::kRcpt:
+                if (protocol & codec::protocol::kNoReplyRcpt) break;
+                out = codec::Encode(codec::Continue{});
+                break;
+              case codec::CommandCode::kHeader:
+                if (protocol & codec::protocol::kNoReplyHeader) break;
+                out = codec::Encode(codec::Continue{});
                 break;
               case codec::CommandCode::kQuit:
                 return;
               default:
                 out = codec::Encode(codec::Continue{});
             }
-            asio::write(s, asio::buffer(out), ec);
+            if (!out.empty()) asio::write(s, asio::buffer(out), ec);
           }
         }
       });
     }
   });
   Plan plan = MakeTestPlan("unix:" + path);
-  Summary summary = RunMany(plan, 20, 5, 2);
+  plan.n_messages = n_messages;
+  Summary summary = RunMany(plan, kSessions, 5, 2);
   server.join();
   for (std::thread& t : handlers) t.join();
+  ::unlink(path.c_str());
+  return summary;
+}
+
+TEST(RunManyTest, CountsEverySession) {
+  Summary summary = RunManyAgainst(0, 1);
   EXPECT_EQ(summary.sessions, 20);
   EXPECT_EQ(summary.errors, 0);
   EXPECT_EQ(summary.statuses["pass"], 20);
@@ -229,7 +248,16 @@ TEST(RunManyTest, CountsEverySession) {
   std::string text = FormatSummary(summary, 5, false);
   EXPECT_NE(text.find("sessions/s"), std::string::npos);
   EXPECT_NE(text.find("p99"), std::string::npos);
-  ::unlink(path.c_str());
+}
+
+TEST(RunManyTest, StagesWithoutReplyAndSeveralMessages) {
+  // Unanswered stages and the abort between messages are written together
+  // with the next command; every session still ends in pass.
+  Summary summary = RunManyAgainst(
+      codec::protocol::kNoReplyRcpt | codec::protocol::kNoReplyHeader, 3);
+  EXPECT_EQ(summary.sessions, 20);
+  EXPECT_EQ(summary.errors, 0) << summary.error_messages.begin()->first;
+  EXPECT_EQ(summary.statuses["pass"], 20);
 }
 
 }  // namespace
