@@ -13,14 +13,20 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -69,7 +75,30 @@ using Clock = std::chrono::steady_clock;
 struct Step {
   std::string bytes;
   bool expect_reply;
+  bool body = false;  // a body chunk (skipped after an 's' answer)
 };
+
+// The message's headers as they would be in the message, CRLF-terminated.
+std::vector<std::pair<std::string, std::string>> Headers() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < absl::GetFlag(FLAGS_headers); ++i) {
+    out.emplace_back(i == 0 ? "Subject" : "X-Load-" + std::to_string(i),
+                     i == 0 ? absl::GetFlag(FLAGS_subject)
+                            : "header value number " + std::to_string(i));
+  }
+  return out;
+}
+
+// The size of the message in SMTP (headers, blank line, body), as an MTA
+// reports in MAIL FROM's SIZE= argument.
+size_t MessageSize() {
+  size_t size = 2;  // the blank line
+  for (const auto& [name, value] : Headers()) {
+    size += name.size() + 2 + value.size() + 2;
+  }
+  return size +
+         static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_body_size)));
+}
 
 // Session packets after negotiation, honouring the filter's don't-send and
 // no-reply flags (an MTA does the same).
@@ -106,7 +135,7 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
     macro('M', {"{mail_addr}", "sender@load.example"});
     std::string args;
     codec::AppendString("<sender@load.example>", &args);
-    codec::AppendString("SIZE=4096", &args);
+    codec::AppendString("SIZE=" + std::to_string(MessageSize()), &args);
     codec::EncodeCommand(codec::Mail{codec::StringList(args)}, &b);
     steps.push_back({b, replies(p::kNoReplyMail)});
   }
@@ -125,12 +154,8 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
     steps.push_back({b, replies(p::kNoReplyData)});
   }
   if (sends(p::kNoHeaders)) {
-    std::string subject = absl::GetFlag(FLAGS_subject);
-    for (int i = 0; i < absl::GetFlag(FLAGS_headers); ++i) {
+    for (const auto& [name, value] : Headers()) {
       b.clear();
-      std::string name = i == 0 ? "Subject" : "X-Load-" + std::to_string(i);
-      std::string value =
-          i == 0 ? subject : "header value number " + std::to_string(i);
       codec::EncodeCommand(codec::Header{name, value}, &b);
       steps.push_back({b, replies(p::kNoReplyHeader)});
     }
@@ -152,7 +177,7 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
       codec::EncodeCommand(codec::BodyChunk{std::string_view(body).substr(
                                off, codec::kBodyChunkSize)},
                            &b);
-      steps.push_back({b, replies(p::kNoReplyBody)});
+      steps.push_back({b, replies(p::kNoReplyBody), /*body=*/true});
     }
   }
   b.clear();
@@ -163,8 +188,11 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
 
 class Load {
  public:
-  Load(asio::io_context& io, Generic::endpoint endpoint)
-      : io_(io), endpoint_(endpoint) {}
+  Load(asio::io_context& io, Generic::endpoint endpoint, uint32_t protocol)
+      : io_(io),
+        endpoint_(endpoint),
+        offer_(codec::Encode(
+            codec::OptionNegotiation{6, codec::action::kAll, protocol})) {}
 
   // Runs one session; false on a protocol or I/O error.
   asio::awaitable<bool> Session(Generic::socket& s) {
@@ -189,7 +217,9 @@ class Load {
     auto* o = std::get_if<codec::OptionNegotiationReply>(&*reply);
     if (!o) co_return false;
     const std::vector<Step>& steps = StepsFor(o->protocol);
+    bool skip_body = false;
     for (const Step& step : steps) {
+      if (step.body && skip_body) continue;
       co_await asio::async_write(s, asio::buffer(step.bytes),
                                  asio::use_awaitable);
       if (!step.expect_reply) continue;
@@ -199,11 +229,15 @@ class Load {
         if (!r) co_return false;
         char code = static_cast<char>(codec::CodeOf(*r));
         if (code == 'c') break;
+        if (code == 's' && step.body) {
+          skip_body = true;  // as an MTA: no more chunks, on to end of message
+          break;
+        }
         if (code == 'p' || std::string_view("hime+2-bq").find(code) !=
                                std::string_view::npos) {
           continue;
         }
-        done = true;  // accept, reject, tempfail, discard, reply code, skip
+        done = true;  // accept, reject, tempfail, discard, reply code
         break;
       }
       if (done) break;
@@ -275,16 +309,30 @@ class Load {
  private:
   asio::io_context& io_;
   Generic::endpoint endpoint_;
-  std::string offer_ = codec::Encode(codec::OptionNegotiation{
-      6, codec::action::kAll,
-      static_cast<uint32_t>(
-          std::stoul(absl::GetFlag(FLAGS_mta_protocol), nullptr, 0))});
+  std::string offer_;
   std::map<uint32_t, std::vector<Step>> steps_;
   int started_ = 0;
   int errors_ = 0;
   std::vector<uint32_t> latencies_us_;
   std::vector<std::unique_ptr<Generic::socket>> idle_;
 };
+
+// Decimal, 0x hex or 0 octal, up to 32 bits, nothing else.
+bool ParseFlags32(const std::string& text, uint32_t* out) {
+  if (text.empty() || text[0] == '-' || text[0] == '+' ||
+      std::isspace(static_cast<unsigned char>(text[0]))) {
+    return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+  if (errno != 0 || end == text.c_str() || *end != '\0' ||
+      value > 0xffffffffULL) {
+    return false;
+  }
+  *out = static_cast<uint32_t>(value);
+  return true;
+}
 
 double CpuSeconds() {
   rusage u;
@@ -318,7 +366,31 @@ int main(int argc, char** argv) {
   }
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  // Parsed without Abseil's usage handling, which exits 1 on --help.
+  std::vector<char*> positional = absl::flags_internal::ParseCommandLineImpl(
+      static_cast<int>(cargs.size()), cargs.data(),
+      absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
+      absl::flags_internal::UsageFlagsAction::kIgnoreUsage,
+      absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
+  if (absl::flags_internal::HandleUsageFlags(
+          std::cout, absl::ProgramUsageMessage()) >= 0) {
+    return 0;  // --help, --helpfull, --version, ...
+  }
+  if (positional.size() > 1) {
+    std::fprintf(stderr,
+                 "milter-load: unexpected argument \"%s\" (options are "
+                 "--name=value; see --help)\n",
+                 positional[1]);
+    return 2;
+  }
+  uint32_t mta_protocol = 0;
+  if (!ParseFlags32(absl::GetFlag(FLAGS_mta_protocol), &mta_protocol)) {
+    std::fprintf(stderr,
+                 "milter-load: --mta_protocol=%s: not a 32-bit number "
+                 "(decimal, 0x hex or 0 octal)\n",
+                 absl::GetFlag(FLAGS_mta_protocol).c_str());
+    return 2;
+  }
 
   auto spec =
       milter::net::ParseSocketSpec(absl::GetFlag(FLAGS_connection_spec));
@@ -346,7 +418,7 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io(1);
-  Load load(io, endpoint);
+  Load load(io, endpoint, mta_protocol);
   double cpu0 = CpuSeconds();
   auto t0 = Clock::now();
 
@@ -370,9 +442,10 @@ int main(int argc, char** argv) {
     signals.async_wait([&](const std::error_code&, int) { timer.cancel(); });
     timer.async_wait([&](const std::error_code&) { signals.cancel(); });
     io.run();
+    size_t held = load.idle_count();  // before closing them
     load.CloseIdle();
-    std::printf("RESULT idle=%zu errors=%d negotiate_seconds=%.3f\n",
-                load.idle_count(), load.errors(), secs);
+    std::printf("RESULT idle=%zu errors=%d negotiate_seconds=%.3f\n", held,
+                load.errors(), secs);
     return load.errors() == 0 ? 0 : 1;
   }
 
