@@ -7,11 +7,14 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -206,7 +209,23 @@ int main(int argc, char** argv) {
   }
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  // Parsed without Abseil's usage handling, which exits 1 on --help.
+  std::vector<char*> positional = absl::flags_internal::ParseCommandLineImpl(
+      static_cast<int>(cargs.size()), cargs.data(),
+      absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
+      absl::flags_internal::UsageFlagsAction::kIgnoreUsage,
+      absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
+  if (absl::flags_internal::HandleUsageFlags(
+          std::cout, absl::ProgramUsageMessage()) >= 0) {
+    return 0;  // --help, --helpfull, --version, ...
+  }
+  if (positional.size() > 1) {
+    std::fprintf(stderr,
+                 "milter-test-client: unexpected argument \"%s\" (give the "
+                 "socket with -s SPEC; see --help)\n",
+                 positional[1]);
+    return 2;
+  }
 
   milter::client::FilterOptions filter_options;
   filter_options.callbacks = milter::client::callback::kAll;  // every stage
