@@ -84,6 +84,10 @@ Connection::~Connection() { Close(); }
 
 bool Connection::is_open() const { return state_->socket.is_open(); }
 
+asio::any_io_executor Connection::executor() const {
+  return state_->socket.get_executor();
+}
+
 void Connection::Close() {
   asio::error_code ignored;
   if (state_->socket.is_open()) state_->socket.close(ignored);
@@ -203,20 +207,29 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
   co_return last;
 }
 
+absl::Status Connection::WriteNow(std::string_view* bytes) {
+  auto& socket = state_->socket;
+  while (!bytes->empty()) {
+    asio::error_code ec;
+    // The socket is non-blocking: this never waits.
+    size_t n =
+        socket.write_some(asio::buffer(bytes->data(), bytes->size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      break;
+    }
+    if (ec) return FromError(ec, "writing to the filter");
+    bytes->remove_prefix(n);
+  }
+  return absl::OkStatus();
+}
+
 asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
                                                 absl::Duration timeout) {
   auto& socket = state_->socket;
-  while (!bytes.empty()) {
+  while (true) {
+    if (absl::Status s = WriteNow(&bytes); !s.ok()) co_return s;
+    if (bytes.empty()) break;
     asio::error_code ec;
-    // Try at once; the socket is non-blocking, so this never waits.
-    size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
-    if (!ec) {
-      bytes.remove_prefix(n);
-      continue;
-    }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) {
-      co_return FromError(ec, "writing to the filter");
-    }
     TimeoutGuard guard(state_, timeout);
     co_await socket.async_wait(asio::socket_base::wait_write,
                                asio::redirect_error(asio::use_awaitable, ec));
@@ -230,6 +243,16 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
   co_return absl::OkStatus();
 }
 
+absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
+  asio::error_code ec;
+  size_t n = state_->socket.read_some(asio::buffer(buffer, size), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    return 0;
+  }
+  if (ec) return FromError(ec, "reading from the filter");
+  return n;
+}
+
 asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
     char* buffer, size_t size, absl::Duration timeout) {
   auto& socket = state_->socket;
@@ -237,12 +260,14 @@ asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
   // answer has often arrived by then, and reading it at once saves arming the
   // timer and a round through epoll.
   co_await asio::post(socket.get_executor(), asio::use_awaitable);
-  asio::error_code first;
-  size_t got = socket.read_some(asio::buffer(buffer, size), first);
-  if (!first) co_return got;
-  if (first != asio::error::would_block && first != asio::error::try_again) {
-    co_return FromError(first, "reading from the filter");
-  }
+  absl::StatusOr<size_t> first = ReadNow(buffer, size);
+  if (!first.ok() || *first > 0) co_return first;
+  co_return co_await WaitAndRead(buffer, size, timeout);
+}
+
+asio::awaitable<absl::StatusOr<size_t>> Connection::WaitAndRead(
+    char* buffer, size_t size, absl::Duration timeout) {
+  auto& socket = state_->socket;
   TimeoutGuard guard(state_, timeout);
   while (true) {
     asio::error_code ec;
@@ -254,12 +279,8 @@ asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
                        absl::FormatDuration(timeout)));
     }
     if (ec) co_return FromError(ec, "reading from the filter");
-    size_t n = socket.read_some(asio::buffer(buffer, size), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      continue;
-    }
-    if (ec) co_return FromError(ec, "reading from the filter");
-    co_return n;
+    absl::StatusOr<size_t> n = ReadNow(buffer, size);
+    if (!n.ok() || *n > 0) co_return n;
   }
 }
 

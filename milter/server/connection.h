@@ -54,17 +54,29 @@ class Connection {
   // Writes all of `bytes`.
   asio::awaitable<absl::Status> Write(std::string_view bytes,
                                       absl::Duration timeout);
+  // Writes what the socket takes now, without waiting, and removes it from
+  // `bytes`. Errors only for a failed write, not for a full socket buffer.
+  absl::Status WriteNow(std::string_view* bytes);
 
   // Waits until data (or end of stream) is readable, then reads what is there
   // into `buffer` (up to `size` bytes). Returns the byte count, or UNAVAILABLE
   // at end of stream.
   asio::awaitable<absl::StatusOr<size_t>> ReadSome(char* buffer, size_t size,
                                                    absl::Duration timeout);
+  // ReadSome() without first letting other work run: waits for readability
+  // (with the timeout), then reads.
+  asio::awaitable<absl::StatusOr<size_t>> WaitAndRead(char* buffer, size_t size,
+                                                      absl::Duration timeout);
+
+  // Reads what is readable now, without waiting: the byte count, 0 if
+  // nothing is there yet, UNAVAILABLE at end of stream or on an error.
+  absl::StatusOr<size_t> ReadNow(char* buffer, size_t size);
 
   // Bytes readable right now without waiting.
   size_t Available();
 
   bool is_open() const;
+  asio::any_io_executor executor() const;
   void Close();
 
   struct State;  // socket and timer; shared with pending timeout handlers

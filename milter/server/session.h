@@ -136,7 +136,12 @@ class Session {
   // reads the answer.
   asio::awaitable<absl::StatusOr<Verdict>> SendAndRead(uint32_t no_reply_flag,
                                                        ReplyKind kind);
-  asio::awaitable<absl::Status> Flush(absl::Duration timeout);
+  // Checks for unsolicited data and writes as much of out_ as the socket
+  // takes now (no coroutine frame: the usual case); FinishFlush() writes the
+  // rest, waiting as needed.
+  absl::Status StartFlush();
+  asio::awaitable<absl::Status> FinishFlush(absl::Duration timeout);
+  void Flushed();  // out_ is written
   // Reads responses until a final one; fills `eom` at end of message.
   asio::awaitable<absl::StatusOr<Verdict>> ReadVerdict(ReplyKind kind,
                                                        absl::Duration timeout,
