@@ -38,6 +38,14 @@ char* ThreadReadBuffer(size_t* size) {
   return buffer;
 }
 
+// Scratch for a command's string list, reused by every session on this
+// thread (filled and encoded without suspending).
+std::string& ScratchList() {
+  static thread_local std::string list;
+  list.clear();
+  return list;
+}
+
 bool InSymbolList(std::string_view list, std::string_view name) {
   std::string_view canonical = codec::CanonicalMacroName(name);
   for (absl::string_view entry :
@@ -202,6 +210,8 @@ asio::awaitable<absl::Status> Session::Negotiate() {
 
   codec::OptionNegotiation offer{options_.version, options_.actions,
                                  options_.protocol};
+  // One allocation for the session's packets rather than several as it grows.
+  out_.reserve(512);
   codec::EncodeCommand(offer, &out_);
   // (Inline rather than Flush(): no coroutine frame when the socket takes
   // everything at once, the usual case.)
@@ -267,7 +277,10 @@ void Session::AppendMacros(CommandCode command, MacroStage stage,
   if (macros.empty()) return;
   const std::optional<std::string>& list =
       symbol_lists_[static_cast<int>(stage)];
-  std::string pairs;
+  // Scratch reused by every session on this thread (filled and consumed
+  // without suspending): no allocation per stage.
+  static thread_local std::string pairs;
+  pairs.clear();
   for (const auto& [name, value] : macros) {
     if (list && !InSymbolList(*list, name)) continue;
     codec::AppendMacroPair(name, value, &pairs);
@@ -463,7 +476,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Mail(
   body_skipped_ = false;
   if (!negotiated_.Sends(protocol::kNoMail)) co_return Verdict::NotSent();
   AppendMacros(CommandCode::kMail, MacroStage::kMail, macros);
-  std::string list;
+  std::string& list = ScratchList();
   codec::AppendString(address, &list);
   for (const std::string& arg : args) codec::AppendString(arg, &list);
   codec::EncodeCommand(codec::Mail{codec::StringList(list)}, &out_);
@@ -476,7 +489,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Rcpt(
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoRcpt)) co_return Verdict::NotSent();
   AppendMacros(CommandCode::kRcpt, MacroStage::kRcpt, macros);
-  std::string list;
+  std::string& list = ScratchList();
   codec::AppendString(address, &list);
   for (const std::string& arg : args) codec::AppendString(arg, &list);
   codec::EncodeCommand(codec::Rcpt{codec::StringList(list)}, &out_);
