@@ -1,5 +1,7 @@
 #include "milter/server/connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -8,6 +10,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "asio/basic_stream_socket.hpp"
+#include "asio/generic/basic_endpoint.hpp"
 #include "asio/generic/stream_protocol.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/local/stream_protocol.hpp"
@@ -18,10 +22,42 @@
 
 namespace milter::server {
 
+namespace {
+
+// asio's generic stream protocol, but its sockets are created non-blocking
+// (SOCK_NONBLOCK): no FIONBIO system call per connection. asio does not know
+// the socket is non-blocking, so reads and writes go through recv(2) and
+// send(2) directly (its synchronous calls would wait in poll()).
+class NonBlockingStream {
+ public:
+  using endpoint = asio::generic::basic_endpoint<NonBlockingStream>;
+  using socket = asio::basic_stream_socket<NonBlockingStream>;
+
+  NonBlockingStream(int family, int protocol)
+      : family_(family), protocol_(protocol) {}
+  int type() const { return SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC; }
+  int protocol() const { return protocol_; }
+  int family() const { return family_; }
+  friend bool operator==(const NonBlockingStream& a,
+                         const NonBlockingStream& b) {
+    return a.family_ == b.family_ && a.protocol_ == b.protocol_;
+  }
+  friend bool operator!=(const NonBlockingStream& a,
+                         const NonBlockingStream& b) {
+    return !(a == b);
+  }
+
+ private:
+  int family_;
+  int protocol_;
+};
+
+}  // namespace
+
 struct Connection::State {
   explicit State(asio::any_io_executor executor)
       : socket(executor), timer(executor) {}
-  asio::generic::stream_protocol::socket socket;
+  NonBlockingStream::socket socket;
   asio::steady_timer timer;
   uint64_t generation = 0;
   bool timed_out = false;
@@ -126,10 +162,9 @@ asio::error_code Connection::StartConnect(
     const asio::generic::stream_protocol::endpoint& endpoint) {
   auto& socket = state_->socket;
   asio::error_code ec;
-  socket.open(endpoint.protocol(), ec);
-  // One FIONBIO: the socket stays non-blocking, so asio's reads, writes and
-  // waits never switch modes again.
-  if (!ec) socket.non_blocking(true, ec);
+  socket.open(NonBlockingStream(endpoint.protocol().family(),
+                                endpoint.protocol().protocol()),
+              ec);
   if (ec) return ec;
   if (::connect(socket.native_handle(), endpoint.data(),
                 static_cast<socklen_t>(endpoint.size())) == 0) {
@@ -190,8 +225,9 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
     }
     if (!ec && !timed_out) {
       if (spec.kind != net::SocketSpec::Kind::kUnix) {
-        asio::error_code ignored;
-        state_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        int one = 1;
+        ::setsockopt(state_->socket.native_handle(), IPPROTO_TCP, TCP_NODELAY,
+                     &one, sizeof(one));
       }
       co_return absl::OkStatus();
     }
@@ -210,15 +246,17 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
 absl::Status Connection::WriteNow(std::string_view* bytes) {
   auto& socket = state_->socket;
   while (!bytes->empty()) {
-    asio::error_code ec;
     // The socket is non-blocking: this never waits.
-    size_t n =
-        socket.write_some(asio::buffer(bytes->data(), bytes->size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      break;
+    ssize_t n = ::send(socket.native_handle(), bytes->data(), bytes->size(),
+                       MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return FromError(
+          asio::error_code(errno, asio::error::get_system_category()),
+          "writing to the filter");
     }
-    if (ec) return FromError(ec, "writing to the filter");
-    bytes->remove_prefix(n);
+    bytes->remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
 }
@@ -244,13 +282,16 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
 }
 
 absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
-  asio::error_code ec;
-  size_t n = state_->socket.read_some(asio::buffer(buffer, size), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    return 0;
+  while (true) {
+    ssize_t n = ::recv(state_->socket.native_handle(), buffer, size, 0);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n == 0) return FromError(asio::error::eof, "reading from the filter");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return FromError(
+        asio::error_code(errno, asio::error::get_system_category()),
+        "reading from the filter");
   }
-  if (ec) return FromError(ec, "reading from the filter");
-  return n;
 }
 
 asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
