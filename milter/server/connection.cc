@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,6 +59,14 @@ class NonBlockingStream {
 struct Connection::State {
   explicit State(asio::any_io_executor executor)
       : socket(executor), timer(executor) {}
+  ~State() {
+    if (!socket.is_open() && fd >= 0) ::close(fd);
+  }
+  // The connection's socket, or -1. Registered with the event loop (assigned
+  // to `socket`) only once an operation has to wait: under load most
+  // sessions never wait, and registering costs an epoll_ctl.
+  int fd = -1;
+  int family = 0, protocol = 0;
   NonBlockingStream::socket socket;
   asio::steady_timer timer;
   uint64_t generation = 0;
@@ -118,7 +128,16 @@ Connection::Connection(asio::any_io_executor executor)
 
 Connection::~Connection() { Close(); }
 
-bool Connection::is_open() const { return state_->socket.is_open(); }
+bool Connection::is_open() const { return state_->fd >= 0; }
+
+asio::error_code Connection::Register() {
+  asio::error_code ec;
+  if (!state_->socket.is_open()) {
+    state_->socket.assign(NonBlockingStream(state_->family, state_->protocol),
+                          state_->fd, ec);
+  }
+  return ec;
+}
 
 asio::any_io_executor Connection::executor() const {
   return state_->socket.get_executor();
@@ -126,13 +145,18 @@ asio::any_io_executor Connection::executor() const {
 
 void Connection::Close() {
   asio::error_code ignored;
-  if (state_->socket.is_open()) state_->socket.close(ignored);
+  if (state_->socket.is_open()) {
+    state_->socket.close(ignored);  // closes fd
+  } else if (state_->fd >= 0) {
+    ::close(state_->fd);
+  }
+  state_->fd = -1;
 }
 
 size_t Connection::Available() {
-  asio::error_code ec;
-  size_t n = state_->socket.available(ec);
-  return ec ? 0 : n;
+  int n = 0;
+  if (state_->fd < 0 || ::ioctl(state_->fd, FIONREAD, &n) != 0) return 0;
+  return static_cast<size_t>(n);
 }
 
 absl::StatusOr<ResolvedSpec> Resolve(const net::SocketSpec& spec) {
@@ -160,15 +184,17 @@ asio::awaitable<absl::Status> Connection::Connect(const net::SocketSpec& spec,
 // connected (a Unix socket, at once), in_progress (TCP) or an error.
 asio::error_code Connection::StartConnect(
     const asio::generic::stream_protocol::endpoint& endpoint) {
-  auto& socket = state_->socket;
-  asio::error_code ec;
-  socket.open(NonBlockingStream(endpoint.protocol().family(),
-                                endpoint.protocol().protocol()),
-              ec);
-  if (ec) return ec;
-  if (::connect(socket.native_handle(), endpoint.data(),
+  state_->family = endpoint.protocol().family();
+  state_->protocol = endpoint.protocol().protocol();
+  state_->fd =
+      ::socket(state_->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               state_->protocol);
+  if (state_->fd < 0) {
+    return asio::error_code(errno, asio::error::get_system_category());
+  }
+  if (::connect(state_->fd, endpoint.data(),
                 static_cast<socklen_t>(endpoint.size())) == 0) {
-    return ec;
+    return asio::error_code();
   }
   int error = errno;
   // Linux: a Unix listener's full queue (asio maps it likewise).
@@ -198,7 +224,8 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
       }
       ec = StartConnect(endpoint);
       if (ec == asio::error::in_progress || ec == asio::error::would_block) {
-        {
+        ec = Register();
+        if (!ec) {
           TimeoutGuard guard(state_, absl::FromChrono(left));
           co_await state_->socket.async_wait(
               asio::socket_base::wait_write,
@@ -208,8 +235,8 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
         if (!ec && !timed_out) {
           int error = 0;
           socklen_t length = sizeof(error);
-          if (::getsockopt(state_->socket.native_handle(), SOL_SOCKET, SO_ERROR,
-                           &error, &length) != 0) {
+          if (::getsockopt(state_->fd, SOL_SOCKET, SO_ERROR, &error, &length) !=
+              0) {
             error = errno;
           }
           ec = asio::error_code(error, asio::error::get_system_category());
@@ -226,8 +253,7 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
     if (!ec && !timed_out) {
       if (spec.kind != net::SocketSpec::Kind::kUnix) {
         int one = 1;
-        ::setsockopt(state_->socket.native_handle(), IPPROTO_TCP, TCP_NODELAY,
-                     &one, sizeof(one));
+        ::setsockopt(state_->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       }
       co_return absl::OkStatus();
     }
@@ -244,11 +270,9 @@ asio::awaitable<absl::Status> Connection::Connect(const ResolvedSpec& resolved,
 }
 
 absl::Status Connection::WriteNow(std::string_view* bytes) {
-  auto& socket = state_->socket;
   while (!bytes->empty()) {
     // The socket is non-blocking: this never waits.
-    ssize_t n = ::send(socket.native_handle(), bytes->data(), bytes->size(),
-                       MSG_NOSIGNAL);
+    ssize_t n = ::send(state_->fd, bytes->data(), bytes->size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -267,7 +291,8 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
   while (true) {
     if (absl::Status s = WriteNow(&bytes); !s.ok()) co_return s;
     if (bytes.empty()) break;
-    asio::error_code ec;
+    asio::error_code ec = Register();
+    if (ec) co_return FromError(ec, "writing to the filter");
     TimeoutGuard guard(state_, timeout);
     co_await socket.async_wait(asio::socket_base::wait_write,
                                asio::redirect_error(asio::use_awaitable, ec));
@@ -283,7 +308,7 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
 
 absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
   while (true) {
-    ssize_t n = ::recv(state_->socket.native_handle(), buffer, size, 0);
+    ssize_t n = ::recv(state_->fd, buffer, size, 0);
     if (n > 0) return static_cast<size_t>(n);
     if (n == 0) return FromError(asio::error::eof, "reading from the filter");
     if (errno == EINTR) continue;
@@ -309,6 +334,9 @@ asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
 asio::awaitable<absl::StatusOr<size_t>> Connection::WaitAndRead(
     char* buffer, size_t size, absl::Duration timeout) {
   auto& socket = state_->socket;
+  if (asio::error_code ec = Register()) {
+    co_return FromError(ec, "reading from the filter");
+  }
   TimeoutGuard guard(state_, timeout);
   while (true) {
     asio::error_code ec;

@@ -82,6 +82,8 @@ class Connection {
   struct State;  // socket and timer; shared with pending timeout handlers
 
  private:
+  // Registers the socket with the event loop (before the first wait).
+  asio::error_code Register();
   asio::error_code StartConnect(
       const asio::generic::stream_protocol::endpoint& endpoint);
 
