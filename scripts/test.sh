@@ -3,7 +3,8 @@
 #   1. bazel test //...            (unit, codec, in-process and socket tests)
 #   2. tests/integration/*.sh       (real peers: Postfix, libmilter, miltertest,
 #                                    python3-milter; each script is standalone)
-#   3. the codec fuzzer for a bounded time
+#   3. the library tests again under ASan/LeakSanitizer/UBSan
+#   4. the codec fuzzer for a bounded time
 # Prints a final "N passed, N failed" line and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,13 @@ for t in tests/integration/*.sh; do
   timeout 600 bash "$t"
   record "$t" $?
 done
+
+# The library tests again under AddressSanitizer (leaks included) and UBSan;
+# --config=asan builds into its own output tree, so nothing above rebuilds.
+echo "== bazel test --config=asan (ASan, LeakSanitizer, UBSan)"
+bazel test --config=asan //milter/... //examples/... //tools/... 2>&1 |
+  grep -v -E '^(Loading|Analyzing|INFO: From|\[[0-9,]+ / )'
+record "bazel test --config=asan" "${PIPESTATUS[0]}"
 
 if [ -x tests/fuzz/run_fuzzer.sh ] || [ -f tests/fuzz/run_fuzzer.sh ]; then
   echo "== fuzzing the codec for ${FUZZ_SECONDS}s"
