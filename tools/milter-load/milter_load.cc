@@ -21,13 +21,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/parse.h"
-#include "absl/flags/internal/usage.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -48,6 +46,7 @@
 #include "milter/codec/message.h"
 #include "milter/codec/negotiation.h"
 #include "milter/net/socket_spec.h"
+#include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, connection_spec, "", "Filter socket spec (short: -s)");
 ABSL_FLAG(int, connections, 10, "Concurrent connections");
@@ -353,35 +352,10 @@ int main(int argc, char** argv) {
       "MTA-side milter load generator.\n"
       "Usage: milter-load -s SPEC [--connections N] [--sessions N] | "
       "[--idle N --hold S]");
-  std::vector<std::string> args;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-s" && i + 1 < argc) {
-      args.push_back(std::string("--connection_spec=") + argv[++i]);
-    } else if (a.rfind("--connection-spec", 0) == 0) {
-      args.push_back("--connection_spec" + a.substr(17));
-    } else {
-      args.push_back(a);
-    }
-  }
-  std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
-  // Parsed without Abseil's usage handling, which exits 1 on --help.
-  std::vector<char*> positional = absl::flags_internal::ParseCommandLineImpl(
-      static_cast<int>(cargs.size()), cargs.data(),
-      absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
-      absl::flags_internal::UsageFlagsAction::kIgnoreUsage,
-      absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
-  if (absl::flags_internal::HandleUsageFlags(
-          std::cout, absl::ProgramUsageMessage()) >= 0) {
-    return 0;  // --help, --helpfull, --version, ...
-  }
-  if (positional.size() > 1) {
-    std::fprintf(stderr,
-                 "milter-load: unexpected argument \"%s\" (options are "
-                 "--name=value; see --help)\n",
-                 positional[1]);
-    return 2;
+  if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
+          argc, argv, {{'s', "connection_spec", true}}, "milter-load",
+          "options are --name=value; see --help")) {
+    return *exit_status;
   }
   uint32_t mta_protocol = 0;
   if (!ParseFlags32(absl::GetFlag(FLAGS_mta_protocol), &mta_protocol)) {

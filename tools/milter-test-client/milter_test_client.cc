@@ -8,14 +8,12 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/parse.h"
-#include "absl/flags/internal/usage.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -24,6 +22,7 @@
 #include "milter/client/filter_factory.h"
 #include "milter/client/runner.h"
 #include "milter/codec/protocol.h"
+#include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, connection_spec, "inet:10025@127.0.0.1",
           "Socket to listen on: unix:PATH, inet:PORT@HOST, inet6:PORT@HOST "
@@ -189,42 +188,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A milter that prints every stage it receives, macros included.\n"
       "Usage: milter-test-client [-s|--connection-spec SPEC] [--verbose]");
-  // absl flags have no short forms: map -s SPEC / -sSPEC / -v.
-  std::vector<std::string> args;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-s" && i + 1 < argc) {
-      args.push_back(std::string("--connection_spec=") + argv[++i]);
-    } else if (a.rfind("-s", 0) == 0 && a.size() > 2 && a[2] != '-') {
-      args.push_back("--connection_spec=" + a.substr(2));
-    } else if (a.rfind("--connection-spec", 0) == 0) {
-      args.push_back("--connection_spec" + a.substr(17));
-    } else if (a == "-v") {
-      args.push_back("--verbose");
-    } else if (a == "-h") {
-      args.push_back("--help");
-    } else {
-      args.push_back(a);
-    }
-  }
-  std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
-  // Parsed without Abseil's usage handling, which exits 1 on --help.
-  std::vector<char*> positional = absl::flags_internal::ParseCommandLineImpl(
-      static_cast<int>(cargs.size()), cargs.data(),
-      absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
-      absl::flags_internal::UsageFlagsAction::kIgnoreUsage,
-      absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
-  if (absl::flags_internal::HandleUsageFlags(
-          std::cout, absl::ProgramUsageMessage()) >= 0) {
-    return 0;  // --help, --helpfull, --version, ...
-  }
-  if (positional.size() > 1) {
-    std::fprintf(stderr,
-                 "milter-test-client: unexpected argument \"%s\" (give the "
-                 "socket with -s SPEC; see --help)\n",
-                 positional[1]);
-    return 2;
+  if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
+          argc, argv,
+          {{'s', "connection_spec", true},
+           {'v', "verbose", false},
+           {'h', "help", false}},
+          "milter-test-client", "give the socket with -s SPEC; see --help")) {
+    return *exit_status;
   }
 
   milter::client::FilterOptions filter_options;
