@@ -125,7 +125,9 @@ BENCHMARK(BM_DecodeHeader);
 
 void BM_DecodeMacro5(benchmark::State& state) {
   std::string pairs = MacroPairs();
-  DecodeSmall(state, [&] { return Encode(DefineMacros{'M', StringList(pairs)}); });
+  DecodeSmall(state, [&] {
+    return Encode(DefineMacros{'M', StringList(pairs)});
+  });
 }
 BENCHMARK(BM_DecodeMacro5);
 
@@ -194,13 +196,15 @@ std::string SessionStream() {
   AppendString("<recipient@example.org>", &args);
   EncodeCommand(OptionNegotiation{6, 0x1FF, 0x1FFFFF}, &s);
   EncodeCommand(DefineMacros{'C', StringList(pairs)}, &s);
-  EncodeCommand(Connect{"client.example", Family::kInet, 4242, "192.0.2.1"}, &s);
+  EncodeCommand(Connect{"client.example", Family::kInet, 4242, "192.0.2.1"},
+                &s);
   EncodeCommand(Helo{"client.example"}, &s);
   EncodeCommand(Mail{StringList(args)}, &s);
   EncodeCommand(Rcpt{StringList(args)}, &s);
   EncodeCommand(Data{}, &s);
   for (int i = 0; i < 5; ++i) {
-    EncodeCommand(Header{"X-Header", "some header value of moderate length"}, &s);
+    EncodeCommand(Header{"X-Header", "some header value of moderate length"},
+                  &s);
   }
   EncodeCommand(EndOfHeaders{}, &s);
   EncodeCommand(BodyChunk{std::string(500, 'b')}, &s);

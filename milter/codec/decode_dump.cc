@@ -24,13 +24,14 @@ namespace milter::codec {
 namespace {
 
 std::string Q(std::string_view s) {
-  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(s.data(), s.size())),
-                      "\"");
+  return absl::StrCat(
+      "\"", absl::CHexEscape(absl::string_view(s.data(), s.size())), "\"");
 }
 
 std::string List(const StringList& list) {
   std::string out;
-  for (std::string_view s : list) absl::StrAppend(&out, out.empty() ? "" : " ", Q(s));
+  for (std::string_view s : list)
+    absl::StrAppend(&out, out.empty() ? "" : " ", Q(s));
   return out;
 }
 
@@ -38,16 +39,16 @@ std::string Describe(const Command& c) {
   std::string out = absl::StrCat(std::string(1, static_cast<char>(CodeOf(c))),
                                  " ", CommandName(CodeOf(c)));
   if (auto* o = std::get_if<OptionNegotiation>(&c)) {
-    absl::StrAppend(&out, " version=", o->version, " actions=",
-                    ActionFlagsToString(o->actions),
+    absl::StrAppend(&out, " version=", o->version,
+                    " actions=", ActionFlagsToString(o->actions),
                     " protocol=", ProtocolFlagsToString(o->protocol));
   } else if (auto* d = std::get_if<DefineMacros>(&c)) {
-    absl::StrAppend(&out, " for=",
-                    d->command_code ? std::string(1, d->command_code) : "-",
-                    " ", List(d->pairs));
+    absl::StrAppend(
+        &out, " for=", d->command_code ? std::string(1, d->command_code) : "-",
+        " ", List(d->pairs));
   } else if (auto* con = std::get_if<Connect>(&c)) {
-    absl::StrAppend(&out, " host=", Q(con->hostname), " family=",
-                    std::string(1, static_cast<char>(con->family)),
+    absl::StrAppend(&out, " host=", Q(con->hostname),
+                    " family=", std::string(1, static_cast<char>(con->family)),
                     " port=", con->port, " address=", Q(con->address));
   } else if (auto* h = std::get_if<Helo>(&c)) {
     absl::StrAppend(&out, " ", Q(h->name));
@@ -71,8 +72,8 @@ std::string Describe(const Response& r) {
   std::string out = absl::StrCat(std::string(1, static_cast<char>(CodeOf(r))),
                                  " ", ResponseName(CodeOf(r)));
   if (auto* o = std::get_if<OptionNegotiationReply>(&r)) {
-    absl::StrAppend(&out, " version=", o->version, " actions=",
-                    ActionFlagsToString(o->actions),
+    absl::StrAppend(&out, " version=", o->version,
+                    " actions=", ActionFlagsToString(o->actions),
                     " protocol=", ProtocolFlagsToString(o->protocol));
     for (int i = 0; i < kNumMacroStages; ++i) {
       if (o->symbol_lists[i]) {
@@ -101,7 +102,8 @@ std::string Describe(const Response& r) {
   } else if (auto* d = std::get_if<DeleteRecipient>(&r)) {
     absl::StrAppend(&out, " ", Q(d->address));
   } else if (auto* b = std::get_if<ReplaceBody>(&r)) {
-    absl::StrAppend(&out, " bytes=", b->data.size(), " ", Q(b->data.substr(0, 64)));
+    absl::StrAppend(&out, " bytes=", b->data.size(), " ",
+                    Q(b->data.substr(0, 64)));
   }
   return out;
 }
@@ -146,8 +148,14 @@ int Run(int argc, char** argv) {
   int failures = 0, files = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--commands") { mode = kCommands; continue; }
-    if (arg == "--responses") { mode = kResponses; continue; }
+    if (arg == "--commands") {
+      mode = kCommands;
+      continue;
+    }
+    if (arg == "--responses") {
+      mode = kResponses;
+      continue;
+    }
     if (arg == "-h" || arg == "--help") {
       std::cout << "usage: decode_dump [--commands|--responses] FILE...\n";
       return 0;
@@ -173,8 +181,9 @@ int Run(int argc, char** argv) {
       whole = DecodeAll<Response>(bytes, 0, &error);
       bytewise = DecodeAll<Response>(bytes, 1, &bytewise_error);
     }
-    std::cout << "== " << arg << " (" << (commands ? "MTA -> filter" : "filter -> MTA")
-              << ", " << bytes.size() << " bytes, " << whole.size() << " packets)\n";
+    std::cout << "== " << arg << " ("
+              << (commands ? "MTA -> filter" : "filter -> MTA") << ", "
+              << bytes.size() << " bytes, " << whole.size() << " packets)\n";
     for (const std::string& line : whole) std::cout << line << "\n";
     if (!error.empty()) {
       std::cout << "ERROR: " << error << "\n";

@@ -104,8 +104,8 @@ DecodeError ResponseError(const std::string& bytes) {
 // Commands, one per code.
 
 TEST(CommandDecode, OptionNegotiation) {
-  Command c = DecodeOneCommand(
-      Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1FFFFF)));
+  Command c =
+      DecodeOneCommand(Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1FFFFF)));
   auto o = std::get<OptionNegotiation>(c);
   EXPECT_EQ(o.version, 6u);
   EXPECT_EQ(o.actions, 0x1FFu);
@@ -114,13 +114,15 @@ TEST(CommandDecode, OptionNegotiation) {
 }
 
 TEST(CommandDecode, DefineMacros) {
-  Command c = DecodeOneCommand(
-      Packet('D', "C" "j\0mx.example.com\0{daemon_name}\0smtpd\0"s));
+  Command c =
+      DecodeOneCommand(Packet('D',
+                              "C"
+                              "j\0mx.example.com\0{daemon_name}\0smtpd\0"s));
   auto d = std::get<DefineMacros>(c);
   EXPECT_EQ(d.command_code, 'C');
   std::vector<std::string_view> pairs(d.pairs.begin(), d.pairs.end());
-  EXPECT_EQ(pairs, (std::vector<std::string_view>{
-                       "j", "mx.example.com", "{daemon_name}", "smtpd"}));
+  EXPECT_EQ(pairs, (std::vector<std::string_view>{"j", "mx.example.com",
+                                                  "{daemon_name}", "smtpd"}));
   EXPECT_EQ(d.pairs.size(), 4u);
 }
 
@@ -136,8 +138,10 @@ TEST(CommandDecode, EmptyDefineMacrosIsAccepted) {
 }
 
 TEST(CommandDecode, ConnectInet) {
-  Command c = DecodeOneCommand(
-      Packet('C', "client.example.org\0" "4\x01\x19" "192.0.2.7\0"s));
+  Command c = DecodeOneCommand(Packet('C',
+                                      "client.example.org\0"
+                                      "4\x01\x19"
+                                      "192.0.2.7\0"s));
   auto con = std::get<Connect>(c);
   EXPECT_EQ(con.hostname, "client.example.org");
   EXPECT_EQ(con.family, Family::kInet);
@@ -146,13 +150,17 @@ TEST(CommandDecode, ConnectInet) {
 }
 
 TEST(CommandDecode, ConnectInet6Unix) {
-  auto c6 = std::get<Connect>(DecodeOneCommand(
-      Packet('C', "h6\0" "6\xC3\x50" "IPv6:2001:db8::1\0"s)));
+  auto c6 = std::get<Connect>(DecodeOneCommand(Packet('C',
+                                                      "h6\0"
+                                                      "6\xC3\x50"
+                                                      "IPv6:2001:db8::1\0"s)));
   EXPECT_EQ(c6.family, Family::kInet6);
   EXPECT_EQ(c6.port, 50000);
   EXPECT_EQ(c6.address, "IPv6:2001:db8::1");
-  auto cl = std::get<Connect>(DecodeOneCommand(
-      Packet('C', "localhost\0" "L\0\0" "/var/run/sock\0"s)));
+  auto cl = std::get<Connect>(DecodeOneCommand(Packet('C',
+                                                      "localhost\0"
+                                                      "L\0\0"
+                                                      "/var/run/sock\0"s)));
   EXPECT_EQ(cl.family, Family::kUnix);
   EXPECT_EQ(cl.port, 0);
   EXPECT_EQ(cl.address, "/var/run/sock");
@@ -172,8 +180,8 @@ TEST(CommandDecode, Helo) {
 }
 
 TEST(CommandDecode, MailWithArgs) {
-  auto m = std::get<Mail>(
-      DecodeOneCommand(Packet('M', "<a@example.com>\0SIZE=1024\0BODY=8BITMIME\0"s)));
+  auto m = std::get<Mail>(DecodeOneCommand(
+      Packet('M', "<a@example.com>\0SIZE=1024\0BODY=8BITMIME\0"s)));
   EXPECT_EQ(m.address(), "<a@example.com>");
   EXPECT_EQ(m.args.size(), 3u);
   std::vector<std::string_view> args(m.args.begin(), m.args.end());
@@ -235,8 +243,8 @@ TEST(ResponseDecode, OptionNegotiationWithSymbolLists) {
   std::string payload = Be32(6) + Be32(0x1FF) + Be32(0x00101000) + Be32(0) +
                         "j {daemon_name}\0"s + Be32(5) + "i\0"s + Be32(6) +
                         "\0"s;
-  auto o = std::get<OptionNegotiationReply>(
-      DecodeOneResponse(Packet('O', payload)));
+  auto o =
+      std::get<OptionNegotiationReply>(DecodeOneResponse(Packet('O', payload)));
   EXPECT_EQ(o.version, 6u);
   EXPECT_EQ(o.actions, 0x1FFu);
   EXPECT_EQ(o.protocol, 0x00101000u);
@@ -273,8 +281,8 @@ TEST(ResponseDecode, ReplyCodeAndQuarantine) {
 }
 
 TEST(ResponseDecode, HeaderEdits) {
-  auto h = std::get<AddHeader>(
-      DecodeOneResponse(Packet('h', "X-Sample\0yes\0"s)));
+  auto h =
+      std::get<AddHeader>(DecodeOneResponse(Packet('h', "X-Sample\0yes\0"s)));
   EXPECT_EQ(h.name, "X-Sample");
   EXPECT_EQ(h.value, "yes");
   auto i = std::get<InsertHeader>(
@@ -293,8 +301,8 @@ TEST(ResponseDecode, ChangeFrom) {
   auto e1 = std::get<ChangeFrom>(DecodeOneResponse(Packet('e', "<n@x>\0"s)));
   EXPECT_EQ(e1.address, "<n@x>");
   EXPECT_FALSE(e1.args.has_value());
-  auto e2 = std::get<ChangeFrom>(
-      DecodeOneResponse(Packet('e', "<n@x>\0SIZE=10\0"s)));
+  auto e2 =
+      std::get<ChangeFrom>(DecodeOneResponse(Packet('e', "<n@x>\0SIZE=10\0"s)));
   EXPECT_EQ(e2.args, "SIZE=10");
 }
 
@@ -305,13 +313,14 @@ TEST(ResponseDecode, Recipients) {
       DecodeOneResponse(Packet('2', "<r@x>\0NOTIFY=NEVER\0"s)));
   EXPECT_EQ(a2.address, "<r@x>");
   EXPECT_EQ(a2.args, "NOTIFY=NEVER");
-  auto d = std::get<DeleteRecipient>(DecodeOneResponse(Packet('-', "<r@x>\0"s)));
+  auto d =
+      std::get<DeleteRecipient>(DecodeOneResponse(Packet('-', "<r@x>\0"s)));
   EXPECT_EQ(d.address, "<r@x>");
 }
 
 TEST(ResponseDecode, ReplaceBody) {
-  auto b = std::get<ReplaceBody>(
-      DecodeOneResponse(Packet('b', "replaced\r\n\0"s)));
+  auto b =
+      std::get<ReplaceBody>(DecodeOneResponse(Packet('b', "replaced\r\n\0"s)));
   EXPECT_EQ(b.data, "replaced\r\n\0"s);
 }
 
@@ -344,7 +353,10 @@ TEST(DecodeErrors, UnknownCode) {
 TEST(DecodeErrors, Truncated) {
   EXPECT_EQ(CommandError(Packet('O', Be32(6) + Be32(0) + "\0\0\0"s)),
             DecodeError::kTruncated);
-  EXPECT_EQ(CommandError(Packet('C', "h\0" "4\x01"s)), DecodeError::kTruncated);
+  EXPECT_EQ(CommandError(Packet('C',
+                                "h\0"
+                                "4\x01"s)),
+            DecodeError::kTruncated);
   EXPECT_EQ(CommandError(Packet('C', "h\0"s)), DecodeError::kTruncated);
   EXPECT_EQ(CommandError(Packet('M', "")), DecodeError::kTruncated);
   EXPECT_EQ(CommandError(Packet('R', "")), DecodeError::kTruncated);
@@ -365,15 +377,18 @@ TEST(DecodeErrors, MissingNul) {
   EXPECT_EQ(CommandError(Packet('R', "<a@b>\0x"s)), DecodeError::kMissingNul);
   EXPECT_EQ(CommandError(Packet('D', "Cj\0v"s)), DecodeError::kMissingNul);
   EXPECT_EQ(CommandError(Packet('C', "host")), DecodeError::kMissingNul);
-  EXPECT_EQ(CommandError(Packet('C', "h\0" "4\0\x19" "1.2.3.4"s)),
+  EXPECT_EQ(CommandError(Packet('C',
+                                "h\0"
+                                "4\0\x19"
+                                "1.2.3.4"s)),
             DecodeError::kMissingNul);
   EXPECT_EQ(CommandError(Packet('U', "")), DecodeError::kMissingNul);
   EXPECT_EQ(ResponseError(Packet('y', "550 x")), DecodeError::kMissingNul);
   EXPECT_EQ(ResponseError(Packet('h', "X\0y"s)), DecodeError::kMissingNul);
   EXPECT_EQ(ResponseError(Packet('2', "<a>\0"s)), DecodeError::kMissingNul);
-  EXPECT_EQ(ResponseError(Packet('O', Be32(6) + Be32(0) + Be32(0) + Be32(1) +
-                                          "j")),
-            DecodeError::kMissingNul);
+  EXPECT_EQ(
+      ResponseError(Packet('O', Be32(6) + Be32(0) + Be32(0) + Be32(1) + "j")),
+      DecodeError::kMissingNul);
 }
 
 TEST(DecodeErrors, BadFamily) {
@@ -396,11 +411,11 @@ TEST(DecodeErrors, TrailingBytes) {
 }
 
 TEST(DecodeErrors, BadStage) {
-  EXPECT_EQ(ResponseError(Packet('O', Be32(6) + Be32(0) + Be32(0) + Be32(7) +
-                                          "j\0"s)),
+  EXPECT_EQ(ResponseError(
+                Packet('O', Be32(6) + Be32(0) + Be32(0) + Be32(7) + "j\0"s)),
             DecodeError::kBadStage);
-  EXPECT_EQ(ResponseError(Packet('O', Be32(6) + Be32(0) + Be32(0) +
-                                          Be32(0xFFFFFFFF) + "j\0"s)),
+  EXPECT_EQ(ResponseError(Packet(
+                'O', Be32(6) + Be32(0) + Be32(0) + Be32(0xFFFFFFFF) + "j\0"s)),
             DecodeError::kBadStage);
 }
 
@@ -472,9 +487,9 @@ TEST(DecodeLimits, MaxPayloadBoundaries) {
   EXPECT_EQ(CommandError(Packet('B', std::string(kMaxPayload256K + 1, 'z')),
                          kMaxPayload256K),
             DecodeError::kTooLarge);
-  EXPECT_EQ(CommandError(Packet('B', std::string(kMaxPayload1M, 'z')),
-                         kMaxPayload1M),
-            DecodeError::kNone);
+  EXPECT_EQ(
+      CommandError(Packet('B', std::string(kMaxPayload1M, 'z')), kMaxPayload1M),
+      DecodeError::kNone);
 }
 
 TEST(DecodeLimits, RaisingMaxPayloadMidStream) {
@@ -486,8 +501,8 @@ TEST(DecodeLimits, RaisingMaxPayloadMidStream) {
   d.Feed(stream);
   auto o = d.Next();
   ASSERT_TRUE(o.ok() && o->has_value());
-  d.set_max_payload(MaxPayloadForFlags(
-      std::get<OptionNegotiation>(**o).protocol));
+  d.set_max_payload(
+      MaxPayloadForFlags(std::get<OptionNegotiation>(**o).protocol));
   EXPECT_EQ(d.max_payload(), kMaxPayload1M);
   auto b = d.Next();
   ASSERT_TRUE(b.ok() && b->has_value()) << b.status();
@@ -513,7 +528,10 @@ TEST(DecodeLimits, FourGigabyteClaimNeverAllocates) {
   // Even with no limit at all, a peer claiming 4 GB gets only what it sends
   // buffered.
   CommandDecoder d(std::numeric_limits<size_t>::max());
-  std::string head = "\xff\xff\xff\xff" "B"s + std::string(1000, 'x');
+  std::string head =
+      "\xff\xff\xff\xff"
+      "B"s +
+      std::string(1000, 'x');
   g_largest_allocation = 0;
   for (char c : head) {
     d.Feed(std::string_view(&c, 1));
@@ -553,11 +571,13 @@ TEST(DecodeLimits, LargeClaimWithSmallInputBuffersOnlyInput) {
 std::string AllCommandsStream() {
   return Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1FFFFF)) +
          Packet('D', "Cj\0mx\0{daemon_name}\0smtpd\0"s) +
-         Packet('C', "client\0" "4\x30\x39" "192.0.2.1\0"s) +
+         Packet('C',
+                "client\0"
+                "4\x30\x39"
+                "192.0.2.1\0"s) +
          Packet('D', "H"s) + Packet('H', "helo.example\0"s) +
          Packet('M', "<a@example.com>\0SIZE=99\0"s) +
-         Packet('R', "<b@example.com>\0"s) + Packet('T', "") +
-         Packet('D', "") +
+         Packet('R', "<b@example.com>\0"s) + Packet('T', "") + Packet('D', "") +
          Packet('L', "Subject\0\x93\xfa\x96\x7b\0"s) + Packet('N', "") +
          Packet('B', std::string(70000 / 2, '\r')) +
          Packet('B', "body\0\xff"s) + Packet('E', "") + Packet('A', "") +
@@ -567,15 +587,14 @@ std::string AllCommandsStream() {
 std::string AllResponsesStream() {
   return Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1000) + Be32(2) +
                          "{mail_addr}\0"s) +
-         Packet('c', "") + Packet('a', "") + Packet('r', "") +
-         Packet('t', "") + Packet('d', "") + Packet('s', "") +
-         Packet('p', "") + Packet('4', "") + Packet('f', "") +
-         Packet('y', "451 4.3.0 later\0"s) + Packet('q', "why\0"s) +
-         Packet('h', "X-A\0b\0"s) + Packet('i', Be32(1) + "X-B\0c\0"s) +
-         Packet('m', Be32(1) + "Subject\0new\0"s) +
-         Packet('e', "<s@x>\0"s) + Packet('+', "<r@x>\0"s) +
-         Packet('2', "<r@x>\0A=B\0"s) + Packet('-', "<r@x>\0"s) +
-         Packet('b', std::string(65535, 'q'));
+         Packet('c', "") + Packet('a', "") + Packet('r', "") + Packet('t', "") +
+         Packet('d', "") + Packet('s', "") + Packet('p', "") + Packet('4', "") +
+         Packet('f', "") + Packet('y', "451 4.3.0 later\0"s) +
+         Packet('q', "why\0"s) + Packet('h', "X-A\0b\0"s) +
+         Packet('i', Be32(1) + "X-B\0c\0"s) +
+         Packet('m', Be32(1) + "Subject\0new\0"s) + Packet('e', "<s@x>\0"s) +
+         Packet('+', "<r@x>\0"s) + Packet('2', "<r@x>\0A=B\0"s) +
+         Packet('-', "<r@x>\0"s) + Packet('b', std::string(65535, 'q'));
 }
 
 TEST(DecodeSplits, CommandsWholeMatchesByteByByteAndRandom) {
@@ -651,9 +670,9 @@ TEST(DecodeSplits, FeedTwiceWithoutDraining) {
     if (!n->has_value()) break;
     got.push_back(Encode(**n));
   }
-  EXPECT_EQ(got, (std::vector<std::string>{Packet('H', "one\0"s),
-                                           Packet('T', ""),
-                                           Packet('H', "two\0"s)}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{Packet('H', "one\0"s), Packet('T', ""),
+                                      Packet('H', "two\0"s)}));
 }
 
 TEST(DecodeSplits, FeedAgainAfterPartialDrain) {

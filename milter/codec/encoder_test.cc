@@ -25,13 +25,18 @@ TEST(EncodeExact, Commands) {
   EXPECT_EQ(Encode(OptionNegotiation{6, 0x1FF, 0x1FFFFF}),
             "\0\0\0\x0dO"s + Be32(6) + Be32(0x1FF) + Be32(0x1FFFFF));
   EXPECT_EQ(Encode(Connect{"host", Family::kInet, 25, "127.0.0.1"}),
-            Packet('C', "host\0" "4\0\x19" "127.0.0.1\0"s));
+            Packet('C',
+                   "host\0"
+                   "4\0\x19"
+                   "127.0.0.1\0"s));
   EXPECT_EQ(Encode(Connect{"host", Family::kUnknown, 25, "ignored"}),
             Packet('C', "host\0U"s));
   EXPECT_EQ(Encode(Helo{"h"}), "\0\0\0\x03Hh\0"s);
   EXPECT_EQ(Encode(Data{}), "\0\0\0\x01T"s);
   EXPECT_EQ(Encode(EndOfHeaders{}), "\0\0\0\x01N"s);
-  EXPECT_EQ(Encode(Abort{}), "\0\0\0\x01" "A"s);
+  EXPECT_EQ(Encode(Abort{}),
+            "\0\0\0\x01"
+            "A"s);
   EXPECT_EQ(Encode(Quit{}), "\0\0\0\x01Q"s);
   EXPECT_EQ(Encode(QuitNewConnection{}), "\0\0\0\x01K"s);
   EXPECT_EQ(Encode(Header{"Subject", "hi"}), Packet('L', "Subject\0hi\0"s));
@@ -49,7 +54,9 @@ TEST(EncodeExact, Commands) {
   std::string pairs;
   AppendMacroPair("i", "4ABC", &pairs);
   AppendMacroPair("{auth_type}", "", &pairs);
-  EXPECT_EQ(pairs, "i\0" "4ABC\0{auth_type}\0\0"s);
+  EXPECT_EQ(pairs,
+            "i\0"
+            "4ABC\0{auth_type}\0\0"s);
   EXPECT_EQ(Encode(DefineMacros{'M', StringList(pairs)}),
             Packet('D', "M"s + pairs));
 }
@@ -65,20 +72,29 @@ TEST(EncodeExact, Responses) {
   OptionNegotiationReply o{6, 0x1FF, 0x1000, {}};
   o.symbol_lists[5] = "i";
   o.symbol_lists[0] = "j {daemon_name}";
-  EXPECT_EQ(Encode(o), Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1000) +
-                                       Be32(0) + "j {daemon_name}\0"s +
-                                       Be32(5) + "i\0"s));
-  EXPECT_EQ(Encode(Continue{}), "\0\0\0\x01" "c"s);
-  EXPECT_EQ(Encode(Accept{}), "\0\0\0\x01" "a"s);
+  EXPECT_EQ(Encode(o),
+            Packet('O', Be32(6) + Be32(0x1FF) + Be32(0x1000) + Be32(0) +
+                            "j {daemon_name}\0"s + Be32(5) + "i\0"s));
+  EXPECT_EQ(Encode(Continue{}),
+            "\0\0\0\x01"
+            "c"s);
+  EXPECT_EQ(Encode(Accept{}),
+            "\0\0\0\x01"
+            "a"s);
   EXPECT_EQ(Encode(Reject{}), "\0\0\0\x01r"s);
   EXPECT_EQ(Encode(Tempfail{}), "\0\0\0\x01t"s);
-  EXPECT_EQ(Encode(Discard{}), "\0\0\0\x01" "d"s);
+  EXPECT_EQ(Encode(Discard{}),
+            "\0\0\0\x01"
+            "d"s);
   EXPECT_EQ(Encode(Skip{}), "\0\0\0\x01s"s);
   EXPECT_EQ(Encode(Progress{}), "\0\0\0\x01p"s);
-  EXPECT_EQ(Encode(Shutdown{}), "\0\0\0\x01" "4"s);
-  EXPECT_EQ(Encode(ConnectionFail{}), "\0\0\0\x01" "f"s);
-  EXPECT_EQ(Encode(ReplyCode{"550 5.7.1 no"}),
-            Packet('y', "550 5.7.1 no\0"s));
+  EXPECT_EQ(Encode(Shutdown{}),
+            "\0\0\0\x01"
+            "4"s);
+  EXPECT_EQ(Encode(ConnectionFail{}),
+            "\0\0\0\x01"
+            "f"s);
+  EXPECT_EQ(Encode(ReplyCode{"550 5.7.1 no"}), Packet('y', "550 5.7.1 no\0"s));
   EXPECT_EQ(Encode(Quarantine{"q"}), Packet('q', "q\0"s));
   EXPECT_EQ(Encode(AddHeader{"X-Sample", "yes"}),
             Packet('h', "X-Sample\0yes\0"s));
@@ -100,13 +116,18 @@ TEST(EncodeExact, AppendsToExistingBuffer) {
   EncodeCommand(Data{}, &out);
   EncodeResponse(Continue{}, &out);
   EncodeRaw('Z', "raw", &out);
-  EXPECT_EQ(out, "prefix\0\0\0\x01T\0\0\0\x01" "c"s + Packet('Z', "raw"));
+  EXPECT_EQ(out,
+            "prefix\0\0\0\x01T\0\0\0\x01"
+            "c"s +
+                Packet('Z', "raw"));
 }
 
 TEST(EncodeExact, LargeBodyLength) {
   std::string body(65535, 'x');
   std::string packet = Encode(BodyChunk{body});
-  EXPECT_EQ(packet.substr(0, 5), "\0\x01\0\0" "B"s);
+  EXPECT_EQ(packet.substr(0, 5),
+            "\0\x01\0\0"
+            "B"s);
   EXPECT_EQ(packet.size(), 65540u);
 }
 
@@ -135,8 +156,8 @@ class Gen {
           s.push_back(static_cast<char>(1 + rng_() % 255));
           break;
         case 2: {  // Shift_JIS: lead 0x81-0x9F or 0xE0-0xEF, trail 0x40-0xFC
-          unsigned lead = rng_() % 2 ? 0x81 + rng_() % 0x1f
-                                     : 0xe0 + rng_() % 0x10;
+          unsigned lead =
+              rng_() % 2 ? 0x81 + rng_() % 0x1f : 0xe0 + rng_() % 0x10;
           s.push_back(static_cast<char>(lead));
           s.push_back(static_cast<char>(0x40 + rng_() % 0xbd));
           break;
@@ -190,7 +211,8 @@ Command RandomCommand(Gen& g, Arena& a, int kind) {
       static const Family kFamilies[] = {Family::kUnknown, Family::kUnix,
                                          Family::kInet, Family::kInet6};
       Family f = kFamilies[g.Size(3)];
-      if (f == Family::kUnknown) return Connect{a.Keep(g.CString(60)), f, 0, ""};
+      if (f == Family::kUnknown)
+        return Connect{a.Keep(g.CString(60)), f, 0, ""};
       return Connect{a.Keep(g.CString(60)), f, static_cast<uint16_t>(g.U32()),
                      a.Keep(g.CString(60))};
     }
@@ -231,18 +253,30 @@ Response RandomResponse(Gen& g, Arena& a, int kind) {
       }
       return o;
     }
-    case 1: return Continue{};
-    case 2: return Accept{};
-    case 3: return Reject{};
-    case 4: return Tempfail{};
-    case 5: return Discard{};
-    case 6: return Skip{};
-    case 7: return Progress{};
-    case 8: return Shutdown{};
-    case 9: return ConnectionFail{};
-    case 10: return ReplyCode{a.Keep(g.CString(200))};
-    case 11: return Quarantine{a.Keep(g.CString(100))};
-    case 12: return AddHeader{a.Keep(g.CString(30)), a.Keep(g.CString(300))};
+    case 1:
+      return Continue{};
+    case 2:
+      return Accept{};
+    case 3:
+      return Reject{};
+    case 4:
+      return Tempfail{};
+    case 5:
+      return Discard{};
+    case 6:
+      return Skip{};
+    case 7:
+      return Progress{};
+    case 8:
+      return Shutdown{};
+    case 9:
+      return ConnectionFail{};
+    case 10:
+      return ReplyCode{a.Keep(g.CString(200))};
+    case 11:
+      return Quarantine{a.Keep(g.CString(100))};
+    case 12:
+      return AddHeader{a.Keep(g.CString(30)), a.Keep(g.CString(300))};
     case 13:
       return InsertHeader{g.U32(), a.Keep(g.CString(30)),
                           a.Keep(g.CString(300))};
@@ -254,11 +288,14 @@ Response RandomResponse(Gen& g, Arena& a, int kind) {
       if (g.Coin()) e.args = a.Keep(g.CString(60));
       return e;
     }
-    case 16: return AddRecipient{a.Keep(g.CString(60))};
+    case 16:
+      return AddRecipient{a.Keep(g.CString(60))};
     case 17:
       return AddRecipientWithArgs{a.Keep(g.CString(60)), a.Keep(g.CString(60))};
-    case 18: return DeleteRecipient{a.Keep(g.CString(60))};
-    default: return ReplaceBody{a.Keep(g.Bytes(g.Coin() ? 65535 : 300))};
+    case 18:
+      return DeleteRecipient{a.Keep(g.CString(60))};
+    default:
+      return ReplaceBody{a.Keep(g.Bytes(g.Coin() ? 65535 : 300))};
   }
 }
 constexpr int kResponseKinds = 20;
@@ -321,8 +358,8 @@ TEST(RoundTrip, RandomSequencesInRandomSplits) {
     CommandDecoder cd;
     size_t ci = 0;
     for (size_t pos = 0; pos < command_stream.size();) {
-      size_t n = std::min<size_t>(1 + split_rng() % 3000,
-                                  command_stream.size() - pos);
+      size_t n =
+          std::min<size_t>(1 + split_rng() % 3000, command_stream.size() - pos);
       std::string piece = command_stream.substr(pos, n);
       pos += n;
       cd.Feed(piece);
@@ -360,8 +397,9 @@ TEST(RoundTrip, RandomSequencesInRandomSplits) {
 TEST(RoundTrip, ShiftJisHeaderValue) {
   // "Subject: 日本語のテスト" encoded as Shift_JIS, including 0x5C ("\") and
   // 0x7C trail bytes that trip naive parsers.
-  std::string value = "\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x58"
-                      "\x83\x67 \x95\x5c\x8e\xa6\x83\x7c";
+  std::string value =
+      "\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x58"
+      "\x83\x67 \x95\x5c\x8e\xa6\x83\x7c";
   std::string bytes = Encode(Header{"Subject", value});
   CommandDecoder d;
   d.Feed(bytes);

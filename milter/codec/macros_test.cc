@@ -23,7 +23,9 @@ TEST(CanonicalMacroName, StripsBraces) {
 
 TEST(MacroMap, BareAndBracedSpellingsBothFound) {
   MacroMap m;
-  std::string raw = "i\0" "4ABC123\0{daemon_name}\0smtpd\0j\0mx.example\0"s;
+  std::string raw =
+      "i\0"
+      "4ABC123\0{daemon_name}\0smtpd\0j\0mx.example\0"s;
   m.SetStage(MacroStage::kData, StringList(raw));
   raw.assign(raw.size(), 'X');  // the map owns copies
   EXPECT_EQ(m.Get("i"), "4ABC123");

@@ -47,8 +47,8 @@ TEST(NegotiateAsFilter, ActionsMustAllBeOffered) {
 }
 
 TEST(NegotiateAsFilter, ZeroOfferMeansVersion1Defaults) {
-  auto n = NegotiateAsFilter({2, 0, 0}, {6, action::kVersion1Default,
-                                         protocol::kNoConnect});
+  auto n = NegotiateAsFilter(
+      {2, 0, 0}, {6, action::kVersion1Default, protocol::kNoConnect});
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->actions, action::kVersion1Default);
   EXPECT_EQ(n->protocol, protocol::kNoConnect);
@@ -60,11 +60,12 @@ TEST(NegotiateAsFilter, MissingProtocolFlagsAreEmulated) {
   // them, emulated by the library, and they are not sent on the wire.
   uint32_t want = protocol::kNoReplyHeader | protocol::kNoHelo |
                   protocol::kSkip | protocol::kNoReplyRcpt;
-  auto n = NegotiateAsFilter({6, 0x1FF, protocol::kVersion1Default}, {6, 0, want});
+  auto n =
+      NegotiateAsFilter({6, 0x1FF, protocol::kVersion1Default}, {6, 0, want});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->protocol, protocol::kNoHelo);
-  EXPECT_EQ(n->emulated,
-            protocol::kNoReplyHeader | protocol::kSkip | protocol::kNoReplyRcpt);
+  EXPECT_EQ(n->emulated, protocol::kNoReplyHeader | protocol::kSkip |
+                             protocol::kNoReplyRcpt);
   EXPECT_TRUE(n->Sends(protocol::kNoConnect));
   EXPECT_FALSE(n->Sends(protocol::kNoHelo));
   EXPECT_FALSE(n->NoReply(protocol::kNoReplyHeader));  // not on the wire
@@ -79,17 +80,17 @@ TEST(NegotiateAsFilter, MissingProtocolFlagsAreEmulated) {
 TEST(NegotiateAsFilter, MaxDataSize) {
   // Granted only when both sides set it; the largest common one wins.
   auto n = NegotiateAsFilter(
-      {6, 0x1FF, 0x1FFFFF | protocol::kMaxDataSize1M |
-                     protocol::kMaxDataSize256K},
+      {6, 0x1FF,
+       0x1FFFFF | protocol::kMaxDataSize1M | protocol::kMaxDataSize256K},
       {6, 0, protocol::kMaxDataSize1M | protocol::kMaxDataSize256K});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->protocol, protocol::kMaxDataSize1M);
   EXPECT_EQ(n->max_payload, kMaxPayload1M);
   EXPECT_EQ(n->emulated, 0u);
 
-  n = NegotiateAsFilter({6, 0x1FF, 0x1FFFFF | protocol::kMaxDataSize256K},
-                        {6, 0, protocol::kMaxDataSize1M |
-                                   protocol::kMaxDataSize256K});
+  n = NegotiateAsFilter(
+      {6, 0x1FF, 0x1FFFFF | protocol::kMaxDataSize256K},
+      {6, 0, protocol::kMaxDataSize1M | protocol::kMaxDataSize256K});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->protocol, protocol::kMaxDataSize256K);
   EXPECT_EQ(n->max_payload, kMaxPayload256K);
@@ -110,8 +111,8 @@ TEST(NegotiateAsFilter, InternalBitsAreNotSent) {
 }
 
 TEST(MakeReply, CarriesTheSettledOptions) {
-  auto n = NegotiateAsFilter(kPostfixOffer, {6, action::kAddHeaders,
-                                             protocol::kNoUnknown});
+  auto n = NegotiateAsFilter(kPostfixOffer,
+                             {6, action::kAddHeaders, protocol::kNoUnknown});
   ASSERT_TRUE(n.ok());
   OptionNegotiationReply r = MakeReply(*n);
   EXPECT_EQ(r.version, 6u);
@@ -121,8 +122,10 @@ TEST(MakeReply, CarriesTheSettledOptions) {
 }
 
 TEST(AcceptFilterReply, ValidReply) {
-  OptionNegotiationReply reply{6, action::kAddHeaders | action::kChangeBody,
-                               protocol::kNoReplyHeader | protocol::kSkip, {}};
+  OptionNegotiationReply reply{6,
+                               action::kAddHeaders | action::kChangeBody,
+                               protocol::kNoReplyHeader | protocol::kSkip,
+                               {}};
   auto n = AcceptFilterReply(kPostfixOffer, reply);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->version, 6u);
@@ -150,8 +153,8 @@ TEST(AcceptFilterReply, Refusals) {
 
 TEST(AcceptFilterReply, SizeBits) {
   // The filter may ask for a size the MTA did not offer; it is not granted.
-  auto n = AcceptFilterReply(kPostfixOffer,
-                             {6, 0, protocol::kMaxDataSize1M, {}});
+  auto n =
+      AcceptFilterReply(kPostfixOffer, {6, 0, protocol::kMaxDataSize1M, {}});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->protocol, 0u);
   EXPECT_EQ(n->max_payload, kDefaultMaxPayload);

@@ -76,9 +76,9 @@ TEST(Protocol, MaxPayloadForFlags) {
   EXPECT_EQ(MaxPayloadForFlags(0), kDefaultMaxPayload);
   EXPECT_EQ(MaxPayloadForFlags(protocol::kMaxDataSize256K), kMaxPayload256K);
   EXPECT_EQ(MaxPayloadForFlags(protocol::kMaxDataSize1M), kMaxPayload1M);
-  EXPECT_EQ(MaxPayloadForFlags(protocol::kMaxDataSize1M |
-                               protocol::kMaxDataSize256K),
-            kMaxPayload1M);
+  EXPECT_EQ(
+      MaxPayloadForFlags(protocol::kMaxDataSize1M | protocol::kMaxDataSize256K),
+      kMaxPayload1M);
 }
 
 TEST(Protocol, CodesMatchMfdef) {

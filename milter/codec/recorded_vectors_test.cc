@@ -119,14 +119,17 @@ std::vector<T> All(const std::vector<Owned<Message>>& v) {
 }
 
 const char* const kSessions[] = {
-    "plain",   "reject_sender",    "multi_rcpt",      "nomod",
-    "replace", "shift_jis_header", "two_body_chunks", "unknown_rset_two_messages"};
+    "plain",           "reject_sender",
+    "multi_rcpt",      "nomod",
+    "replace",         "shift_jis_header",
+    "two_body_chunks", "unknown_rset_two_messages"};
 
 // Checks common to every session.
 TEST(RecordedVectors, EverySessionDecodesCompletely) {
   for (const char* name : kSessions) {
     SCOPED_TRACE(name);
-    auto commands = DecodeCapture<Command>(std::string(name) + ".mta_to_filter");
+    auto commands =
+        DecodeCapture<Command>(std::string(name) + ".mta_to_filter");
     auto responses =
         DecodeCapture<Response>(std::string(name) + ".filter_to_mta");
     ASSERT_GE(commands.size(), 5u);
@@ -170,9 +173,11 @@ TEST(RecordedVectors, EverySessionDecodesCompletely) {
     // One verdict per command that expects a reply (no no-reply flags were
     // negotiated), once the final verdict is discounted.
     size_t asked = 0;
-    for (char c : codes) asked += std::string("CHMRTLNBEU").find(c) != std::string::npos;
+    for (char c : codes)
+      asked += std::string("CHMRTLNBEU").find(c) != std::string::npos;
     size_t verdicts = 0;
-    for (char c : Codes(responses)) verdicts += std::string("cartdy").find(c) != std::string::npos;
+    for (char c : Codes(responses))
+      verdicts += std::string("cartdy").find(c) != std::string::npos;
     EXPECT_EQ(asked, verdicts) << codes << " / " << Codes(responses);
 
     // Macros, gathered per stage as a filter library would.
@@ -196,11 +201,13 @@ TEST(RecordedVectors, Plain) {
   // Every step, macros before C H M R T L N B E.
   std::string codes = Codes(commands);
   std::string without_macros;
-  for (char c : codes) if (c != 'D') without_macros += c;
+  for (char c : codes)
+    if (c != 'D') without_macros += c;
   EXPECT_EQ(without_macros, "OCHMRTLLLLLNBEAAQ");
   // Postfix also sends 'D' packets before headers, end of headers and body.
   std::string macro_codes;
-  for (const auto& d : All<DefineMacros>(commands)) macro_codes += d.command_code;
+  for (const auto& d : All<DefineMacros>(commands))
+    macro_codes += d.command_code;
   EXPECT_EQ(macro_codes, "CHMRTLLLLLNBE");
 
   auto mail = All<Mail>(commands);
@@ -344,7 +351,8 @@ TEST(RecordedVectors, UnknownCommandRsetAndTwoMessages) {
   auto responses =
       DecodeCapture<Response>("unknown_rset_two_messages.filter_to_mta");
   std::string codes;
-  for (char c : Codes(commands)) if (c != 'D') codes += c;
+  for (char c : Codes(commands))
+    if (c != 'D') codes += c;
   // RSET after RCPT gives one abort; each message ends with an abort, the
   // last one (before QUIT) with two.
   EXPECT_EQ(codes, "OCHUMRAMRTLLLLNBEAMRTLLLLNBEAAQ");
@@ -358,8 +366,8 @@ TEST(RecordedVectors, UnknownCommandRsetAndTwoMessages) {
                                             "<third@client.example>"}));
   // The first delivered message is modified, the NOMOD one accepted as is.
   std::string rcodes = Codes(responses);
-  EXPECT_EQ(rcodes, "O" + std::string(14, 'c') + "hm+c" + std::string(9, 'c') +
-                        "a");
+  EXPECT_EQ(rcodes,
+            "O" + std::string(14, 'c') + "hm+c" + std::string(9, 'c') + "a");
   auto change = All<ChangeHeader>(responses);
   ASSERT_EQ(change.size(), 1u);
   EXPECT_EQ(change[0].value, "[sample] after rset");

@@ -126,8 +126,8 @@ TEST(ParseReply, Refusals) {
   EXPECT_FALSE(ParseReply("").ok());
   EXPECT_FALSE(ParseReply("250 ok").ok());
   EXPECT_FALSE(ParseReply("550-last line uses dash").ok());
-  EXPECT_FALSE(ParseReply("550 a\r\n550 b").ok());      // first must be ddd-
-  EXPECT_FALSE(ParseReply("550-a\r\n451 b").ok());      // codes differ
+  EXPECT_FALSE(ParseReply("550 a\r\n550 b").ok());  // first must be ddd-
+  EXPECT_FALSE(ParseReply("550-a\r\n451 b").ok());  // codes differ
   EXPECT_FALSE(ParseReply("55").ok());
 }
 

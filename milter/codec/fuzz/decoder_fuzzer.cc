@@ -31,13 +31,13 @@
 namespace milter::codec {
 namespace {
 
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,       \
-                   __LINE__, #cond);                                    \
-      std::abort();                                                     \
-    }                                                                   \
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                   #cond);                                                  \
+      std::abort();                                                         \
+    }                                                                       \
   } while (0)
 
 struct Outcome {
@@ -72,17 +72,18 @@ void Exercise(const Command& c) {
     int stage = MacroStageForCommand(d->command_code);
     if (stage >= 0) {
       macros.SetStage(static_cast<MacroStage>(stage), d->pairs);
-      for (const auto& [name, value] : macros.stage(static_cast<MacroStage>(stage))) {
+      for (const auto& [name, value] :
+           macros.stage(static_cast<MacroStage>(stage))) {
         CHECK(macros.Get(name).has_value());
       }
       macros.ClearAbove(static_cast<MacroStage>(stage));
     }
   } else if (auto* o = std::get_if<OptionNegotiation>(&c)) {
-    auto n = NegotiateAsFilter(*o, FilterRequest{6, action::kAddHeaders,
-                                                 protocol::kNoUnknown});
-    if (n.ok()) CHECK(AcceptFilterReply(*o, MakeReply(*n)).ok() ||
-                      o->version < kMinVersion || o->actions == 0 ||
-                      o->protocol == 0);
+    auto n = NegotiateAsFilter(
+        *o, FilterRequest{6, action::kAddHeaders, protocol::kNoUnknown});
+    if (n.ok())
+      CHECK(AcceptFilterReply(*o, MakeReply(*n)).ok() ||
+            o->version < kMinVersion || o->actions == 0 || o->protocol == 0);
     (void)ProtocolFlagsToString(o->protocol);
     (void)ActionFlagsToString(o->actions);
   }
