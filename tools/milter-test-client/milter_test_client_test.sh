@@ -5,15 +5,7 @@ set -u
 client="$1"
 load="$2"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_status() {  # STATUS DESCRIPTION COMMAND...
-  local want="$1" what="$2"
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" = "$want" ] || fail "$what: exit $got, want $want ($(cat "$tmp/err"))"
-}
+source "$(dirname "$0")/../common/tool_test_lib.bash"
 
 expect_status 0 "--help" "$client" --help
 grep -q "Usage: milter-test-client" "$tmp/out" || fail "--help prints the usage"
