@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Side-by-side CPU of milter-test-server (the MTA side, milter/server) and
-# the filter it drives (//examples/sample:sample_filter, milter/client), in
-# one run, over a unix socket.
+# Side-by-side CPU per session of an MTA-side driver and the filter it
+# drives, in one run, over unix sockets.
 #
 #   bash bench/test-server/run_bench.sh [SESSIONS=200000] [THREADS=200] [ROUNDS=3]
 #
-# Environment:
-#   BAZEL="bazel --output_base=..."   how to build (default: bazel), -c opt
-#   BASELINE=/path/to/milter-test-server  a second (older) build of the tool,
-#                                     run in alternating rounds for a
-#                                     before/after comparison on the same
-#                                     filter process.
+# Drivers (each run in turn against the same filter process, every round):
+#   tool      milter-test-server --threads THREADS --n-sessions N --json
+#   floor     bench/test-server/floor_driver: the same writes as the tool
+#             (captured from it with strace), with nothing but the system
+#             calls; what any driver must at least spend.
+#   baseline  (with BASELINE=path) an older build of milter-test-server.
+# Filters (each with its own process):
+#   ours      //examples/sample:sample_filter (milter/client), N = SESSIONS
+#   libmilter testdata/libmilter/sample_filter.c on sendmail's libmilter,
+#             N = SESSIONS / 10 (it is about ten times slower)
 #
+# Environment: BAZEL="bazel --output_base=..." (default bazel), -c opt.
 # CPU is utime+stime of each process: the filter's from /proc/PID/stat
-# before and after the round, the tool's at its exit (GNU time). Each
-# round is one `milter-test-server --threads THREADS --n-sessions SESSIONS`;
-# medians over the rounds are reported.
+# before and after the driver's run, the driver's at its exit (GNU time).
+# Needs strace, GNU time and libmilter-dev. Medians over the rounds.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SESSIONS="${1:-200000}"
@@ -25,73 +28,108 @@ BAZEL="${BAZEL:-bazel}"
 BASELINE="${BASELINE:-}"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
-[ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
-$BAZEL build -c opt //examples/sample:sample_filter \
+for t in /usr/bin/time strace; do
+  [ -x "$(command -v "$t")" ] || { echo "needs $t (apt-get install time strace)" >&2; exit 1; }
+done
+$BAZEL build -c opt //examples/sample:sample_filter //bench/test-server:floor_driver \
   //tools/milter-test-server:milter-test-server >/dev/null 2>&1 ||
   { echo "bazel build failed" >&2; exit 1; }
 BIN="$($BAZEL info -c opt bazel-bin 2>/dev/null)"
 WORK="$(mktemp -d /tmp/bench_test_server.XXXXXX)"
 # Copies, so that a concurrent build cannot swap the binaries mid-run.
-cp "$BIN/examples/sample/sample_filter" "$WORK/sample_filter"
+cp "$BIN/examples/sample/sample_filter" "$WORK/ours"
 cp "$BIN/tools/milter-test-server/milter-test-server" "$WORK/tool"
-TOOLS=("$WORK/tool")
-LABELS=("tool")
+cp "$BIN/bench/test-server/floor_driver" "$WORK/floor"
+bash tests/build_c_filter.sh "$WORK/libmilter" || exit 1
+DRIVERS=(floor tool)
 if [ -n "$BASELINE" ]; then
   cp "$BASELINE" "$WORK/baseline"
-  TOOLS=("$WORK/baseline" "$WORK/tool")
-  LABELS=("baseline" "tool")
+  DRIVERS=(floor baseline tool)
 fi
 
-FILTER_PID=""
+PIDS=()
 cleanup() {
-  [ -n "$FILTER_PID" ] && kill "$FILTER_PID" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-SOCK="$WORK/sample.sock"
-"$WORK/sample_filter" "unix:$SOCK" 2>"$WORK/filter.log" &
-FILTER_PID=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-[ -S "$SOCK" ] || { echo "sample_filter did not start" >&2; exit 1; }
+declare -A FILTER_PID N
+start() {  # name
+  "$WORK/$1" "unix:$WORK/$1.sock" 2>"$WORK/$1.log" &
+  FILTER_PID[$1]=$!
+  PIDS+=("$!")
+  for _ in $(seq 50); do [ -S "$WORK/$1.sock" ] && return 0; sleep 0.1; done
+  echo "$1 did not start" >&2; exit 1
+}
+# The writes of the tool's second session (load mode), one hex line each,
+# ending with QUIT.
+capture() {  # filter
+  strace -e trace=sendto -xx -s 65536 "$WORK/tool" -s "unix:$WORK/$1.sock" \
+    --threads 1 --n-sessions 2 --json 2>&1 >/dev/null |
+    grep '^sendto' | sed -E 's/^sendto\([0-9]+, "([^"]*)".*/\1/; s/\\x//g' |
+    awk '{print} /^0000000151$/ {exit}' >"$WORK/$1.groups"
+  [ "$(tail -1 "$WORK/$1.groups")" = 0000000151 ] ||
+    { echo "could not capture the tool's writes to $1" >&2; exit 1; }
+}
+start ours
+start libmilter
+N[ours]=$SESSIONS
+N[libmilter]=$((SESSIONS / 10))
+capture ours
+capture libmilter
 
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-echo "== $SESSIONS sessions, --threads $THREADS, $ROUNDS rounds, unix socket"
+echo "== --threads $THREADS, $ROUNDS rounds, unix sockets; sessions per run: ours ${N[ours]}, libmilter ${N[libmilter]}"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A TOOL_US FILTER_US RATE RATIO
+declare -A DRIVER_US FILTER_US RATE RATIO
+run() {  # filter driver
+  local filter="$1" driver="$2" n="${N[$1]}" sock="unix:$WORK/$1.sock"
+  local pid="${FILTER_PID[$1]}" f0 f1 out rate tu ts
+  f0=$(cpu_ticks "$pid")
+  if [ "$driver" = floor ]; then
+    out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/floor" "$WORK/$filter.sock" \
+      "$WORK/$filter.groups" "$n" "$THREADS" 2>&1)
+    echo "$out" | grep -q ' errors 0 ' || echo "   WARNING: $filter/$driver: $out"
+    read -r _ el tu ts <<<"$(echo "$out" | grep '^CPU')"
+    rate=$(awk -v n="$n" -v s="$(echo "$out" | sed -nE 's/.* seconds ([0-9.]+).*/\1/p')" \
+      'BEGIN {printf "%.0f", n / s}')
+  else
+    out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/$driver" -s "$sock" \
+      --threads "$THREADS" --n-sessions "$n" --json 2>&1)
+    echo "$out" | grep -q '"errors":0' || echo "   WARNING: $filter/$driver: $out"
+    read -r _ el tu ts <<<"$(echo "$out" | grep '^CPU')"
+    rate=$(echo "$out" | sed -nE 's/.*"sessions_per_second":([0-9.]+).*/\1/p')
+  fi
+  f1=$(cpu_ticks "$pid")
+  local d_us f_us ratio key="$filter $driver"
+  d_us=$(awk -v u="$tu" -v s="$ts" -v n="$n" 'BEGIN {printf "%.1f", (u + s) * 1e6 / n}')
+  f_us=$(awk -v d=$((f1 - f0)) -v t="$TICK" -v n="$n" 'BEGIN {printf "%.1f", d * 1e6 / t / n}')
+  ratio=$(awk -v a="$d_us" -v b="$f_us" 'BEGIN {printf "%.2f", a / b}')
+  printf "   %-9s %-8s %8.0f sessions/s  driver %6.1f us/session  filter %6.1f us/session  driver/filter %s\n" \
+    "$filter" "$driver" "$rate" "$d_us" "$f_us" "$ratio"
+  DRIVER_US[$key]+="$d_us "
+  FILTER_US[$key]+="$f_us "
+  RATE[$key]+="$rate "
+  RATIO[$key]+="$ratio "
+}
 for r in $(seq 1 "$ROUNDS"); do
-  for i in "${!TOOLS[@]}"; do
-    label="${LABELS[$i]}"
-    f0=$(cpu_ticks "$FILTER_PID")
-    # The tool's own utime+stime (GNU time reads them from wait4; 10 ms
-    # precision, ample over a run of seconds).
-    out=$(/usr/bin/time -f 'TOOLCPU %e %U %S' "${TOOLS[$i]}" -s "unix:$SOCK" \
-      --threads "$THREADS" --n-sessions "$SESSIONS" --json 2>&1)
-    f1=$(cpu_ticks "$FILTER_PID")
-    json=$(echo "$out" | grep '^{')
-    echo "$json" | grep -q '"errors":0' || echo "   WARNING: $label: $out"
-    read -r _ _ tu ts <<<"$(echo "$out" | grep '^TOOLCPU')"
-    rate=$(echo "$json" | sed -E 's/.*"sessions_per_second":([0-9.]+).*/\1/')
-    tool_us=$(awk -v u="$tu" -v s="$ts" -v n="$SESSIONS" 'BEGIN {printf "%.1f", (u + s) * 1e6 / n}')
-    filter_us=$(awk -v d=$((f1 - f0)) -v t="$TICK" -v n="$SESSIONS" 'BEGIN {printf "%.1f", d * 1e6 / t / n}')
-    ratio=$(awk -v a="$tool_us" -v b="$filter_us" 'BEGIN {printf "%.2f", a / b}')
-    printf "   %-9s %8.0f sessions/s  tool %6.1f us/session  filter %6.1f us/session  tool/filter %s\n" \
-      "$label" "$rate" "$tool_us" "$filter_us" "$ratio"
-    TOOL_US[$label]+="$tool_us "
-    FILTER_US[$label]+="$filter_us "
-    RATE[$label]+="$rate "
-    RATIO[$label]+="$ratio "
+  for filter in ours libmilter; do
+    for driver in "${DRIVERS[@]}"; do run "$filter" "$driver"; done
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
-echo "| build | sessions/s | tool CPU us/session | filter CPU us/session | tool/filter |"
-echo "|---|---:|---:|---:|---:|"
-for label in "${LABELS[@]}"; do
-  printf "| %s | %s | %s | %s | %s |\n" "$label" \
-    "$(echo "${RATE[$label]}" | median)" "$(echo "${TOOL_US[$label]}" | median)" \
-    "$(echo "${FILTER_US[$label]}" | median)" "$(echo "${RATIO[$label]}" | median)"
+echo "| filter | driver | sessions/s | driver CPU us/session | filter CPU us/session | driver/filter |"
+echo "|---|---|---:|---:|---:|---:|"
+for filter in ours libmilter; do
+  for driver in "${DRIVERS[@]}"; do
+    key="$filter $driver"
+    printf "| %s | %s | %s | %s | %s | %s |\n" "$filter" "$driver" \
+      "$(echo "${RATE[$key]}" | median)" "$(echo "${DRIVER_US[$key]}" | median)" \
+      "$(echo "${FILTER_US[$key]}" | median)" "$(echo "${RATIO[$key]}" | median)"
+  done
 done

@@ -295,11 +295,16 @@ asio::awaitable<Outcome> RunSession(asio::any_io_executor executor,
     out.protocol = session.negotiated().protocol;
     co_await RunConnectionStages(session, plan, log_stages, &out);
     bool connection_ended = !out.status.empty();
+    auto message_start = start;
     for (int m = 0; m < plan.n_messages && out.error.ok() && !connection_ended;
          ++m) {
+      auto now = std::chrono::steady_clock::now();
       if (m > 0) {
-        // The previous message's result moves aside; the next one starts
-        // after an abort, as Postfix sends after every message.
+        // The previous message's result moves aside, with its own time (MAIL
+        // to its last answer); the next one starts after an abort, as
+        // Postfix sends after every message.
+        out.elapsed_seconds =
+            std::chrono::duration<double>(now - message_start).count();
         Outcome next;
         next.error = co_await session.Abort();
         next.version = out.version;
@@ -312,6 +317,7 @@ asio::awaitable<Outcome> RunSession(asio::any_io_executor executor,
         out = std::move(next);
         if (!out.error.ok()) break;
       }
+      message_start = now;
       co_await RunMessage(session, plan, log_stages, &out);
       if (out.connection_ended) connection_ended = true;
     }

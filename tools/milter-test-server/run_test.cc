@@ -165,6 +165,9 @@ TEST(RunSessionTest, SeveralMessagesWithAbortBetween) {
   ASSERT_EQ(o.previous_messages.size(), 1u);
   EXPECT_EQ(o.previous_messages[0].modifications[0].value, "0");
   EXPECT_EQ(o.modifications[0].value, "1");
+  // The earlier message has its own time, within the session's.
+  EXPECT_GT(o.previous_messages[0].elapsed_seconds, 0);
+  EXPECT_LT(o.previous_messages[0].elapsed_seconds, o.elapsed_seconds);
   std::string codes = filter.Join();
   EXPECT_EQ(codes.substr(codes.size() - 2), "EQ");  // no abort after the last
   EXPECT_NE(codes.find("EADM"), std::string::npos) << codes;  // abort between
