@@ -91,8 +91,7 @@ class BlockingSession {
           result.emplace(co_await std::move(awaitable));
         },
         asio::detached);
-    // Until this call's result, not until the loop runs out of work: an open
-    // session keeps its timeout timer armed between calls.
+    // Until this call's result, not until the loop runs out of work.
     io_.restart();
     while (!result) io_.run_one();
     return *std::move(result);

@@ -68,15 +68,8 @@ struct Connection::State {
   int fd = -1;
   int family = 0, protocol = 0;
   NonBlockingStream::socket socket;
-  // One timer per connection, armed at most once per timeout period rather
-  // than once per wait: a wait only moves `deadline`, and the timer, when it
-  // fires early, re-arms itself for the current deadline.
   asio::steady_timer timer;
-  // The deadline of the operation waiting now; max() when none is.
-  std::chrono::steady_clock::time_point deadline =
-      std::chrono::steady_clock::time_point::max();
-  uint64_t timer_generation = 0;  // tells a current expiry from stale ones
-  bool timer_armed = false;
+  uint64_t generation = 0;
   bool timed_out = false;
 };
 
@@ -100,55 +93,33 @@ bool IsTransient(const asio::error_code& ec) {
 
 }  // namespace
 
-// Sets the deadline of one waiting operation; when it passes, the socket's
-// pending operations are cancelled and timed_out() turns true. Clears the
-// deadline on destruction (the timer stays armed for the next wait).
+// Arms the timer for one operation; on expiry the socket's pending operations
+// are cancelled. Disarmed (and stale expiries ignored) by the destructor.
 class TimeoutGuard {
  public:
   TimeoutGuard(const std::shared_ptr<Connection::State>& state,
                absl::Duration timeout)
       : state_(state.get()) {
-    using Clock = std::chrono::steady_clock;
-    Clock::time_point now = Clock::now();
-    auto left = absl::ToChronoNanoseconds(timeout);
-    state_->deadline = left >= Clock::time_point::max() - now
-                           ? Clock::time_point::max()
-                           : now + std::chrono::duration_cast<Clock::duration>(
-                                       std::max(left, decltype(left)::zero()));
+    uint64_t generation = ++state_->generation;
     state_->timed_out = false;
-    if (!state_->timer_armed || state_->timer.expiry() > state_->deadline) {
-      Arm(state, state_->deadline);
-    }
-  }
-  ~TimeoutGuard() {
-    state_->deadline = std::chrono::steady_clock::time_point::max();
-  }
-  bool timed_out() const { return state_->timed_out; }
-
- private:
-  static void Arm(const std::shared_ptr<Connection::State>& state,
-                  std::chrono::steady_clock::time_point when) {
-    uint64_t generation = ++state->timer_generation;
-    state->timer_armed = true;
-    state->timer.expires_at(when);
-    state->timer.async_wait([weak = std::weak_ptr<Connection::State>(state),
-                             generation](const asio::error_code& ec) {
+    state_->timer.expires_after(absl::ToChronoNanoseconds(timeout));
+    state_->timer.async_wait([weak = std::weak_ptr<Connection::State>(state),
+                              generation](const asio::error_code& ec) {
+      if (ec) return;
       std::shared_ptr<Connection::State> s = weak.lock();
-      if (!s || s->timer_generation != generation) return;
-      s->timer_armed = false;
-      if (ec || s->deadline == std::chrono::steady_clock::time_point::max()) {
-        return;  // cancelled, or nothing waits: the next wait re-arms
-      }
-      if (std::chrono::steady_clock::now() < s->deadline) {
-        Arm(s, s->deadline);  // a later wait moved the deadline on
-        return;
-      }
+      if (!s || s->generation != generation) return;
       s->timed_out = true;
       asio::error_code ignored;
       s->socket.cancel(ignored);
     });
   }
+  ~TimeoutGuard() {
+    ++state_->generation;
+    state_->timer.cancel();
+  }
+  bool timed_out() const { return state_->timed_out; }
 
+ private:
   Connection::State* state_;
 };
 
@@ -174,11 +145,6 @@ asio::any_io_executor Connection::executor() const {
 
 void Connection::Close() {
   asio::error_code ignored;
-  if (state_->timer_armed) {
-    ++state_->timer_generation;
-    state_->timer_armed = false;
-    state_->timer.cancel();
-  }
   if (state_->socket.is_open()) {
     state_->socket.close(ignored);  // closes fd
   } else if (state_->fd >= 0) {

@@ -21,11 +21,6 @@
 // stage), a timeout or a lost connection ends the session: the connection is
 // closed and that call and every later one return the error status.
 //
-// Timeouts: one timer per open session, armed at its first wait and moved on
-// lazily, not re-armed per stage. So an open session counts as work for its
-// io_context between calls: run() returns once every session on it is closed
-// (Quit, an error, or destruction) or its current timeout period has passed.
-//
 // Arguments passed by reference must stay valid until the co_await completes.
 // Not thread-safe: drive one Session from one executor (strand).
 

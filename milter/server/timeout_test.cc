@@ -1,6 +1,5 @@
-// The session's timeouts: one timer per connection that a wait moves on
-// rather than re-arms. Each wait still gets its own full timeout, however
-// the waits before it went.
+// The session's timeouts: each wait gets its own full timeout, however the
+// waits before it went, and an idle open session delays nothing.
 
 #include <chrono>
 #include <thread>
@@ -45,12 +44,12 @@ TEST(TimeoutTest, EveryWaitGetsItsOwnTimeout) {
   EXPECT_TRUE(s.Quit().ok());
 }
 
-// The timer is armed for end of message's long timeout; the next wait has a
-// short one and must end on it, not on the armed expiry.
+// After a wait with end of message's long timeout, the next wait has a short
+// one and must end on it.
 TEST(TimeoutTest, AShortTimeoutAfterALongOneFiresOnTime) {
   FakeFilter filter([](FilterConnection& c) {
     c.Negotiate(6, 0, 0);
-    AnswerLate(c, 'E', std::chrono::milliseconds(100));  // the timer arms
+    AnswerLate(c, 'E', std::chrono::milliseconds(100));  // a real wait
     c.ReadUntil('M');
     c.Read();  // silent until the MTA gives up
   });
@@ -59,7 +58,7 @@ TEST(TimeoutTest, AShortTimeoutAfterALongOneFiresOnTime) {
   options.end_of_message_timeout = absl::Seconds(20);
   BlockingSession s(options);
   ASSERT_TRUE(s.Open(filter.spec()).ok());
-  // Past the negotiation's timeout: whatever it armed has expired.
+  // Past the negotiation's timeout.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   ASSERT_TRUE(s.EndOfMessage().ok());
   ASSERT_TRUE(s.Abort().ok());
@@ -72,7 +71,8 @@ TEST(TimeoutTest, AShortTimeoutAfterALongOneFiresOnTime) {
   EXPECT_LT(elapsed, std::chrono::seconds(10));
 }
 
-// An open, idle session does not make a later call wait for its old timer.
+// An open session between calls does not make the next call wait for an
+// earlier call's timeout.
 TEST(TimeoutTest, IdleSessionBetweenCallsDoesNotDelayTheNext) {
   FakeFilter filter([](FilterConnection& c) {
     c.Negotiate(6, 0, 0);
