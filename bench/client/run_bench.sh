@@ -33,28 +33,12 @@ LOAD="$BIN/tools/milter-load/milter-load"
 WORK="$(mktemp -d /tmp/bench_client.XXXXXX)"
 bash tests/build_c_filter.sh "$WORK/libmilter_sample" || exit 1
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start() {  # name binary -> sets PID
-  "$2" "unix:$WORK/$1.sock" 2>"$WORK/$1.log" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 50); do [ -S "$WORK/$1.sock" ] && return 0; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source "$(dirname "$0")/../bench_lib.bash"
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-TICK=$(getconf CLK_TCK)
 NO_NR=0x100f7f  # every v6 flag except the no-reply ones
 
-start ours "$OURS"; OURS_PID=$PID
-start libmilter "$WORK/libmilter_sample"; LIB_PID=$PID
+bench_start ours "$OURS"; OURS_PID=$PID
+bench_start libmilter "$WORK/libmilter_sample"; LIB_PID=$PID
 
 echo "== throughput: $SESSIONS sessions x $ROUNDS rounds, 10 concurrent clients"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -82,7 +66,6 @@ for r in $(seq 1 "$ROUNDS"); do
   run "libmilter" libmilter "$LIB_PID"
   run "ours (all replies)" ours "$OURS_PID" --mta_protocol=$NO_NR
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 R_OURS=$(echo "${RATE[ours]}" | median); C_OURS=$(echo "${CPU[ours]}" | median)
 R_LIB=$(echo "${RATE[libmilter]}" | median); C_LIB=$(echo "${CPU[libmilter]}" | median)
 R_ALL=$(echo "${RATE[ours (all replies)]}" | median); C_ALL=$(echo "${CPU[ours (all replies)]}" | median)

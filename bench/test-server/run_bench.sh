@@ -47,21 +47,11 @@ if [ -n "$BASELINE" ]; then
   DRIVERS=(floor baseline tool)
 fi
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+source bench/bench_lib.bash
 declare -A FILTER_PID N
-start() {  # name
-  "$WORK/$1" "unix:$WORK/$1.sock" 2>"$WORK/$1.log" &
-  FILTER_PID[$1]=$!
-  PIDS+=("$!")
-  for _ in $(seq 50); do [ -S "$WORK/$1.sock" ] && return 0; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
+start() {  # name: the filter at $WORK/name
+  bench_start "$1" "$WORK/$1"
+  FILTER_PID[$1]=$PID
 }
 # The writes of the tool's second session (load mode), one hex line each,
 # ending with QUIT.
@@ -80,8 +70,6 @@ N[libmilter]=$((SESSIONS / 10))
 capture ours
 capture libmilter
 
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 echo "== --threads $THREADS, $ROUNDS rounds, unix sockets; sessions per run: ours ${N[ours]}, libmilter ${N[libmilter]}"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -121,7 +109,6 @@ for r in $(seq 1 "$ROUNDS"); do
     for driver in "${DRIVERS[@]}"; do run "$filter" "$driver"; done
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 echo "| filter | driver | sessions/s | driver CPU us/session | filter CPU us/session | driver/filter |"
 echo "|---|---|---:|---:|---:|---:|"
