@@ -7,7 +7,7 @@ PACKAGES=(
   bazel-bootstrap g++ clang libclang-rt-14-dev clang-format
   libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
   libbenchmark-dev libasio-dev
-  libmilter-dev python3-milter miltertest postfix swaks
+  libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
   python3 procps iproute2 netcat-openbsd
 )
 

@@ -14,6 +14,8 @@
 #   ours      //examples/sample:sample_filter (milter/client), N = SESSIONS
 #   libmilter testdata/libmilter/sample_filter.c on sendmail's libmilter,
 #             N = SESSIONS / 10 (it is about ten times slower)
+#   opendkim  OpenDKIM signing every message (sessions from 127.0.0.1),
+#             N = SESSIONS / 20; only if opendkim is installed
 #
 # Environment: BAZEL="bazel --output_base=..." (default bazel), -c opt.
 # CPU is utime+stime of each process: the filter's from /proc/PID/stat
@@ -48,7 +50,8 @@ if [ -n "$BASELINE" ]; then
 fi
 
 source bench/bench_lib.bash
-declare -A FILTER_PID N
+declare -A FILTER_PID N TOOL_ARGS
+FILTERS=(ours libmilter)
 start() {  # name: the filter at $WORK/name
   bench_start "$1" "$WORK/$1"
   FILTER_PID[$1]=$PID
@@ -56,8 +59,9 @@ start() {  # name: the filter at $WORK/name
 # The writes of the tool's second session (load mode), one hex line each,
 # ending with QUIT.
 capture() {  # filter
+  # shellcheck disable=SC2086  # TOOL_ARGS: words
   strace -e trace=sendto -xx -s 65536 "$WORK/tool" -s "unix:$WORK/$1.sock" \
-    --threads 1 --n-sessions 2 --json 2>&1 >/dev/null |
+    ${TOOL_ARGS[$1]:-} --threads 1 --n-sessions 2 --json 2>&1 >/dev/null |
     grep '^sendto' | sed -E 's/^sendto\([0-9]+, "([^"]*)".*/\1/; s/\\x//g' |
     awk '{print} /^0000000151$/ {exit}' >"$WORK/$1.groups"
   [ "$(tail -1 "$WORK/$1.groups")" = 0000000151 ] ||
@@ -67,10 +71,19 @@ start ours
 start libmilter
 N[ours]=$SESSIONS
 N[libmilter]=$((SESSIONS / 10))
-capture ours
-capture libmilter
+if command -v opendkim >/dev/null; then
+  source tests/opendkim_env.bash
+  opendkim_config "$WORK" "$WORK/opendkim.sock" || exit 1
+  printf '#!/bin/sh\nexec opendkim -f -x "%s/opendkim.conf"\n' "$WORK" >"$WORK/opendkim"
+  chmod +x "$WORK/opendkim"
+  start opendkim
+  N[opendkim]=$((SESSIONS / 20))
+  TOOL_ARGS[opendkim]="--connect-address 127.0.0.1"  # internal: it signs
+  FILTERS+=(opendkim)
+fi
+for filter in "${FILTERS[@]}"; do capture "$filter"; done
 
-echo "== --threads $THREADS, $ROUNDS rounds, unix sockets; sessions per run: ours ${N[ours]}, libmilter ${N[libmilter]}"
+echo "== --threads $THREADS, $ROUNDS rounds, unix sockets; sessions per run: $(for f in "${FILTERS[@]}"; do printf '%s %s ' "$f" "${N[$f]}"; done)"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A DRIVER_US FILTER_US RATE RATIO
@@ -86,7 +99,8 @@ run() {  # filter driver
     rate=$(awk -v n="$n" -v s="$(echo "$out" | sed -nE 's/.* seconds ([0-9.]+).*/\1/p')" \
       'BEGIN {printf "%.0f", n / s}')
   else
-    out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/$driver" -s "$sock" \
+    # shellcheck disable=SC2086
+    out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/$driver" -s "$sock" ${TOOL_ARGS[$filter]:-} \
       --threads "$THREADS" --n-sessions "$n" --json 2>&1)
     echo "$out" | grep -q '"errors":0' || echo "   WARNING: $filter/$driver: $out"
     read -r _ el tu ts <<<"$(echo "$out" | grep '^CPU')"
@@ -105,14 +119,14 @@ run() {  # filter driver
   RATIO[$key]+="$ratio "
 }
 for r in $(seq 1 "$ROUNDS"); do
-  for filter in ours libmilter; do
+  for filter in "${FILTERS[@]}"; do
     for driver in "${DRIVERS[@]}"; do run "$filter" "$driver"; done
   done
 done
 echo
 echo "| filter | driver | sessions/s | driver CPU us/session | filter CPU us/session | driver/filter |"
 echo "|---|---|---:|---:|---:|---:|"
-for filter in ours libmilter; do
+for filter in "${FILTERS[@]}"; do
   for driver in "${DRIVERS[@]}"; do
     key="$filter $driver"
     printf "| %s | %s | %s | %s | %s | %s |\n" "$filter" "$driver" \
