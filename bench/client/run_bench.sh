@@ -31,9 +31,9 @@ BIN="$(bazel info bazel-bin 2>/dev/null)"
 OURS="$BIN/examples/sample/sample_filter"
 LOAD="$BIN/tools/milter-load/milter-load"
 WORK="$(mktemp -d /tmp/bench_client.XXXXXX)"
+source "$(dirname "$0")/../bench_lib.bash"  # removes WORK and stops the filters on exit
 bash tests/build_c_filter.sh "$WORK/libmilter_sample" || exit 1
 
-source "$(dirname "$0")/../bench_lib.bash"
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 NO_NR=0x100f7f  # every v6 flag except the no-reply ones
 

@@ -14,7 +14,8 @@
 // with epoll only when the reply is not there yet).
 //
 // Prints "sessions N errors E seconds S". Exits 1 on a usage or set-up
-// error; a session that fails (reset, unexpected close) counts as an error.
+// error, or if any session failed (refused, reset, closed early, or sent a
+// reply nobody asked for).
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -255,5 +256,5 @@ int main(int argc, char** argv) {
           .count();
   std::printf("sessions %ld errors %ld seconds %.3f\n", driver.done(),
               driver.errors(), seconds);
-  return 0;
+  return driver.errors() == 0 ? 0 : 1;
 }

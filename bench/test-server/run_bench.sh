@@ -38,6 +38,7 @@ $BAZEL build -c opt //examples/sample:sample_filter //bench/test-server:floor_dr
   { echo "bazel build failed" >&2; exit 1; }
 BIN="$($BAZEL info -c opt bazel-bin 2>/dev/null)"
 WORK="$(mktemp -d /tmp/bench_test_server.XXXXXX)"
+source bench/bench_lib.bash  # removes WORK and stops the filters on exit
 # Copies, so that a concurrent build cannot swap the binaries mid-run.
 cp "$BIN/examples/sample/sample_filter" "$WORK/ours"
 cp "$BIN/tools/milter-test-server/milter-test-server" "$WORK/tool"
@@ -49,7 +50,6 @@ if [ -n "$BASELINE" ]; then
   DRIVERS=(floor baseline tool)
 fi
 
-source bench/bench_lib.bash
 declare -A FILTER_PID N TOOL_ARGS
 FILTERS=(ours libmilter)
 start() {  # name: the filter at $WORK/name
@@ -95,7 +95,7 @@ run() {  # filter driver
     out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/floor" "$WORK/$filter.sock" \
       "$WORK/$filter.groups" "$n" "$THREADS" 2>&1)
     echo "$out" | grep -q ' errors 0 ' || echo "   WARNING: $filter/$driver: $out"
-    read -r _ el tu ts <<<"$(echo "$out" | grep '^CPU')"
+    read -r _ _ tu ts <<<"$(echo "$out" | grep '^CPU')"
     rate=$(awk -v n="$n" -v s="$(echo "$out" | sed -nE 's/.* seconds ([0-9.]+).*/\1/p')" \
       'BEGIN {printf "%.0f", n / s}')
   else
@@ -103,7 +103,7 @@ run() {  # filter driver
     out=$(/usr/bin/time -f 'CPU %e %U %S' "$WORK/$driver" -s "$sock" ${TOOL_ARGS[$filter]:-} \
       --threads "$THREADS" --n-sessions "$n" --json 2>&1)
     echo "$out" | grep -q '"errors":0' || echo "   WARNING: $filter/$driver: $out"
-    read -r _ el tu ts <<<"$(echo "$out" | grep '^CPU')"
+    read -r _ _ tu ts <<<"$(echo "$out" | grep '^CPU')"
     rate=$(echo "$out" | sed -nE 's/.*"sessions_per_second":([0-9.]+).*/\1/p')
   fi
   f1=$(cpu_ticks "$pid")
