@@ -67,12 +67,7 @@ StreamResult DecodeStream(std::string_view stream,
         return result;
       }
       if (!next->has_value()) break;
-      std::string encoded;
-      if constexpr (std::is_same_v<Message, Command>) {
-        EncodeCommand(**next, &encoded);
-      } else {
-        EncodeResponse(**next, &encoded);
-      }
+      std::string encoded = Encode(**next);  // Command or Response
       result.packets.push_back(std::move(encoded));
     }
     piece.assign(piece.size(), '\xAA');  // the decoder must not read it again

@@ -142,12 +142,7 @@ Outcome Decode(std::string_view stream, size_t max_payload, uint8_t pattern) {
         return out;
       }
       if (!next->has_value()) break;
-      std::string encoded;
-      if constexpr (std::is_same_v<Message, Command>) {
-        EncodeCommand(**next, &encoded);
-      } else {
-        EncodeResponse(**next, &encoded);
-      }
+      std::string encoded = Encode(**next);  // Command or Response
       CHECK(encoded.size() >= 5);
       CheckRoundTrip<Message>(**next, encoded);
       Exercise(**next);
