@@ -16,9 +16,9 @@
 #include "gtest/gtest.h"
 #include "milter/client/context.h"
 #include "milter/client/filter_factory.h"
-#include "milter/client/modification.h"
 #include "milter/client/runner.h"
 #include "milter/client/testing.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/protocol.h"
 
 namespace doc_filter {

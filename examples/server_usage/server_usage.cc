@@ -18,6 +18,8 @@
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
 #include "asio/io_context.hpp"
+#include "milter/codec/header_value.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/protocol.h"
 #include "milter/net/socket_spec.h"
 #include "milter/server/mail_message.h"
@@ -45,7 +47,7 @@ bool Stop(const char* stage, const VerdictOr& v) {
     std::cout << stage << ": error: " << v.status() << "\n";
     return true;
   }
-  std::cout << stage << ": " << server::DecisionName(v->decision)
+  std::cout << stage << ": " << server::StatusName(v->decision)
             << (v->reply.empty() ? "" : " ") << v->reply
             << (!v->sent       ? " (not sent)"
                 : !v->answered ? " (no reply)"
@@ -58,7 +60,7 @@ bool Stop(const char* stage, const VerdictOr& v) {
 // error, a final verdict, or continue (or skip) to go on to end of message.
 asio::awaitable<VerdictOr> SendUpToBody(server::Session& session,
                                         const server::MailMessage& message) {
-  server::ConnectInfo client;
+  server::ConnectionInfo client;
   client.hostname = "mx.example.net";
   client.family = milter::codec::Family::kInet;
   client.port = 50443;
@@ -82,9 +84,9 @@ asio::awaitable<VerdictOr> SendUpToBody(server::Session& session,
   if (Stop("data", v)) co_return v;
   for (const server::HeaderField& h : message.headers) {
     // Without HDR_LEADSPC the filter gets the value without its leading space.
-    v = co_await session.Header(
-        h.name,
-        server::HeaderValueForFilter(h.value, session.header_leading_space()));
+    v = co_await session.Header(h.name,
+                                milter::codec::HeaderValueForFilter(
+                                    h.value, session.header_leading_space()));
     if (Stop("header", v)) co_return v;
   }
   v = co_await session.EndOfHeaders(queue_id);
@@ -134,9 +136,8 @@ asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
   }
 
   for (const server::Modification& m : eom->modifications) {
-    std::cout << "modification: " << server::ToString(m) << "\n";
+    std::cout << "modification: " << milter::codec::ToString(m) << "\n";
   }
-  if (eom->quarantine) std::cout << "quarantine: " << *eom->quarantine << "\n";
   absl::Status applied = server::ApplyModifications(
       eom->modifications, session.header_leading_space(), &message);
   if (!applied.ok()) {

@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
     std::cerr << "open: " << s << "\n";
     return 1;
   }
-  server::ConnectInfo client;  // hostname "localhost", family inet
+  server::ConnectionInfo client;
+  client.hostname = "localhost";
+  client.family = milter::codec::Family::kInet;
   client.address = "192.0.2.25";
   client.port = 50443;
 
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
     std::cerr << stage << ": " << v.status() << "\n";
     return 1;
   }
-  std::cout << stage << ": " << server::DecisionName(v->decision)
+  std::cout << stage << ": " << server::StatusName(v->decision)
             << (v->reply.empty() ? "" : " ") << v->reply << "\n";
   if (absl::Status s = session.Quit(); !s.ok()) {
     std::cerr << "quit: " << s << "\n";

@@ -1,6 +1,7 @@
 #include "milter/client/context.h"
 
 #include "absl/strings/str_cat.h"
+#include "milter/codec/header_value.h"
 #include "milter/codec/reply.h"
 
 namespace milter::client {
@@ -69,7 +70,19 @@ absl::Status Context::SetMultilineReply(
   absl::StatusOr<std::string> formatted =
       codec::FormatReply(code, enhanced, lines);
   if (!formatted.ok()) return formatted.status();
-  reply_ = *std::move(formatted);
+  return SetReplyText(*formatted);
+}
+
+absl::Status Context::SetReplyText(std::string_view text) {
+  absl::StatusOr<codec::ParsedReply> parsed = codec::ParseReply(text);
+  if (!parsed.ok()) return parsed.status();
+  if (text.size() + 1 > negotiated_.max_payload) {
+    return absl::OutOfRangeError(
+        absl::StrCat("reply of ", text.size() + 1,
+                     " bytes exceeds the negotiated maximum packet payload of ",
+                     negotiated_.max_payload));
+  }
+  reply_ = std::string(text);
   return absl::OkStatus();
 }
 
@@ -120,11 +133,28 @@ absl::Status CheckNoNul(std::string_view what, std::string_view s) {
 }  // namespace
 
 std::string_view Context::OutgoingHeaderValue(std::string_view value) const {
-  if ((negotiated_.emulated & codec::protocol::kHeaderLeadingSpace) &&
-      !value.empty() && value.front() == ' ') {
-    value.remove_prefix(1);
+  // Emulated HDR_LEADSPC: the filter sets raw values, the MTA will add the
+  // space back.
+  if (negotiated_.emulated & codec::protocol::kHeaderLeadingSpace) {
+    return codec::HeaderValueForFilter(value, /*leading_space=*/false);
   }
   return value;
+}
+
+absl::Status Context::Record(Modification m) {
+  // Every packet must fit the payload size the MTA negotiated (replace-body
+  // is chunked, so only its chunk size counts).
+  size_t payload = std::holds_alternative<mod::ReplaceBody>(m)
+                       ? 0
+                       : codec::WireSize(m) - codec::kLengthBytes - 1;
+  if (payload > negotiated_.max_payload) {
+    return absl::OutOfRangeError(
+        absl::StrCat(codec::ModificationName(m), " of ", payload,
+                     " bytes exceeds the negotiated maximum packet payload of ",
+                     negotiated_.max_payload));
+  }
+  modifications_.push_back(std::move(m));
+  return absl::OkStatus();
 }
 
 absl::Status Context::AddHeader(std::string_view name, std::string_view value) {
@@ -132,9 +162,8 @@ absl::Status Context::AddHeader(std::string_view name, std::string_view value) {
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
-  modifications_.push_back(mod::AddHeader{
-      std::string(name), std::string(OutgoingHeaderValue(value))});
-  return absl::OkStatus();
+  return Record(mod::AddHeader{std::string(name),
+                               std::string(OutgoingHeaderValue(value))});
 }
 
 absl::Status Context::InsertHeader(uint32_t index, std::string_view name,
@@ -143,9 +172,8 @@ absl::Status Context::InsertHeader(uint32_t index, std::string_view name,
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
-  modifications_.push_back(mod::InsertHeader{
-      index, std::string(name), std::string(OutgoingHeaderValue(value))});
-  return absl::OkStatus();
+  return Record(mod::InsertHeader{index, std::string(name),
+                                  std::string(OutgoingHeaderValue(value))});
 }
 
 absl::Status Context::ChangeHeader(std::string_view name, uint32_t index,
@@ -155,9 +183,8 @@ absl::Status Context::ChangeHeader(std::string_view name, uint32_t index,
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
-  modifications_.push_back(mod::ChangeHeader{
-      index, std::string(name), std::string(OutgoingHeaderValue(value))});
-  return absl::OkStatus();
+  return Record(mod::ChangeHeader{index, std::string(name),
+                                  std::string(OutgoingHeaderValue(value))});
 }
 
 absl::Status Context::ChangeFrom(std::string_view address,
@@ -169,8 +196,7 @@ absl::Status Context::ChangeFrom(std::string_view address,
   if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
   mod::ChangeFrom m{std::string(address), std::nullopt};
   if (!args.empty()) m.args = std::string(args);
-  modifications_.push_back(std::move(m));
-  return absl::OkStatus();
+  return Record(std::move(m));
 }
 
 absl::Status Context::AddRecipient(std::string_view address) {
@@ -179,8 +205,7 @@ absl::Status Context::AddRecipient(std::string_view address) {
     return s;
   if (address.empty()) return absl::InvalidArgumentError("empty recipient");
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
-  modifications_.push_back(mod::AddRecipient{std::string(address), {}});
-  return absl::OkStatus();
+  return Record(mod::AddRecipient{std::string(address), {}});
 }
 
 absl::Status Context::AddRecipient(std::string_view address,
@@ -192,9 +217,7 @@ absl::Status Context::AddRecipient(std::string_view address,
   if (address.empty()) return absl::InvalidArgumentError("empty recipient");
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
   if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
-  modifications_.push_back(
-      mod::AddRecipient{std::string(address), std::string(args)});
-  return absl::OkStatus();
+  return Record(mod::AddRecipient{std::string(address), std::string(args)});
 }
 
 absl::Status Context::DeleteRecipient(std::string_view address) {
@@ -202,8 +225,7 @@ absl::Status Context::DeleteRecipient(std::string_view address) {
       !s.ok())
     return s;
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
-  modifications_.push_back(mod::DeleteRecipient{std::string(address)});
-  return absl::OkStatus();
+  return Record(mod::DeleteRecipient{std::string(address)});
 }
 
 absl::Status Context::ReplaceBody(std::string_view data) {
@@ -215,8 +237,7 @@ absl::Status Context::ReplaceBody(std::string_view data) {
       return absl::OkStatus();
     }
   }
-  modifications_.push_back(mod::ReplaceBody{std::string(data)});
-  return absl::OkStatus();
+  return Record(mod::ReplaceBody{std::string(data)});
 }
 
 absl::Status Context::Quarantine(std::string_view reason) {
@@ -224,8 +245,7 @@ absl::Status Context::Quarantine(std::string_view reason) {
     return s;
   if (reason.empty()) return absl::InvalidArgumentError("empty reason");
   if (auto s = CheckNoNul("reason", reason); !s.ok()) return s;
-  modifications_.push_back(mod::Quarantine{std::string(reason)});
-  return absl::OkStatus();
+  return Record(mod::Quarantine{std::string(reason)});
 }
 
 }  // namespace milter::client

@@ -19,8 +19,9 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "milter/client/modification.h"
+#include "milter/codec/connection_info.h"
 #include "milter/codec/macros.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/negotiation.h"
 #include "milter/codec/protocol.h"
 
@@ -45,13 +46,11 @@ enum class Stage {
 };
 const char* StageName(Stage stage);
 
-// The SMTP client's connection as the MTA describes it.
-struct ConnectionInfo {
-  std::string hostname;  // reverse DNS name or "[1.2.3.4]"
-  codec::Family family = codec::Family::kUnknown;
-  uint16_t port = 0;    // host byte order; 0 for unix/unknown
-  std::string address;  // "192.0.2.1", "IPv6:::1" (Sendmail) or a path
-};
+// The types both sides share (see milter/codec): the SMTP client's
+// connection, and end-of-message modifications.
+using codec::ConnectionInfo;
+using codec::Modification;
+namespace mod = codec::mod;
 
 class Context {
  public:
@@ -81,6 +80,11 @@ class Context {
   absl::Status SetMultilineReply(std::string_view code,
                                  std::string_view enhanced,
                                  absl::Span<const std::string_view> lines);
+  // A complete reply text as received, e.g. relayed from another filter
+  // ("550-5.7.1 a\r\n550 5.7.1 b"): validated as MTAs do (codec::ParseReply)
+  // and sent byte for byte, '%' included (SetReply doubles '%'; this does
+  // not).
+  absl::Status SetReplyText(std::string_view text);
   const std::optional<std::string>& reply() const { return reply_; }
 
   // --- Tells the MTA the filter is still working (resets its timeout).
@@ -119,6 +123,8 @@ class Context {
  private:
   friend struct Internal;
   absl::Status CheckModification(const char* what, uint32_t action) const;
+  // Appends `m` if its packets fit the negotiated payload size.
+  absl::Status Record(Modification m);
   // Strips one leading space when HDR_LEADSPC is emulated (the MTA adds it).
   std::string_view OutgoingHeaderValue(std::string_view value) const;
 

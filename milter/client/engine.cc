@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "milter/client/worker_call.h"
 #include "milter/codec/encoder.h"
+#include "milter/codec/header_value.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/reply.h"
 
 namespace milter::client {
@@ -264,10 +266,7 @@ asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {
   if (const auto* m = std::get_if<codec::Connect>(&command)) {
     Internal::SetStage(ctx, Stage::kConnect);
     ConnectionInfo& info = Internal::connection(ctx);
-    info.hostname.assign(m->hostname);
-    info.family = m->family;
-    info.port = m->port;
-    info.address.assign(m->address);
+    info = ConnectionInfo::From(*m);
     if (!(cbs & callback::kConnect)) co_return Status::kContinue;
     co_return co_await CallFilter(
         sync, pool_, [&] { return f->OnConnect(ctx, info); },
@@ -322,9 +321,10 @@ asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {
     if (!(cbs & callback::kHeader)) co_return Status::kContinue;
     std::string_view value = m->value;
     if (ctx.negotiated().emulated & protocol::kHeaderLeadingSpace) {
+      // The MTA stripped the space the filter wants: put it back.
       if (!header_value_) header_value_ = std::make_unique<std::string>();
-      header_value_->assign(" ");
-      header_value_->append(value);
+      *header_value_ =
+          codec::HeaderValueFromFilter(value, /*leading_space=*/false);
       value = *header_value_;
     }
     std::string_view name = m->name;
@@ -397,6 +397,12 @@ void Engine::Respond(uint32_t no_reply_flag, Status status, std::string* out) {
     case Status::kDiscard:
       codec::EncodeResponse(codec::Discard{}, out);
       return;
+    case Status::kShutdown:
+      codec::EncodeResponse(codec::Shutdown{}, out);
+      return;
+    case Status::kConnectionFail:
+      codec::EncodeResponse(codec::ConnectionFail{}, out);
+      return;
     case Status::kSkip:
       if (no_reply_flag == protocol::kNoReplyBody &&
           (ctx.negotiated().protocol & protocol::kSkip)) {
@@ -424,40 +430,7 @@ void Engine::Respond(uint32_t no_reply_flag, Status status, std::string* out) {
 
 void Engine::EmitModifications(std::string* out) {
   std::vector<Modification>& mods = Internal::modifications(*context_);
-  for (const Modification& m : mods) {
-    if (const auto* h = std::get_if<mod::AddHeader>(&m)) {
-      codec::EncodeResponse(codec::AddHeader{h->name, h->value}, out);
-    } else if (const auto* h = std::get_if<mod::InsertHeader>(&m)) {
-      codec::EncodeResponse(codec::InsertHeader{h->index, h->name, h->value},
-                            out);
-    } else if (const auto* h = std::get_if<mod::ChangeHeader>(&m)) {
-      codec::EncodeResponse(codec::ChangeHeader{h->index, h->name, h->value},
-                            out);
-    } else if (const auto* c = std::get_if<mod::ChangeFrom>(&m)) {
-      codec::ChangeFrom r{c->address, std::nullopt};
-      if (c->args) r.args = *c->args;
-      codec::EncodeResponse(r, out);
-    } else if (const auto* r = std::get_if<mod::AddRecipient>(&m)) {
-      if (r->args) {
-        codec::EncodeResponse(codec::AddRecipientWithArgs{r->address, *r->args},
-                              out);
-      } else {
-        codec::EncodeResponse(codec::AddRecipient{r->address}, out);
-      }
-    } else if (const auto* r = std::get_if<mod::DeleteRecipient>(&m)) {
-      codec::EncodeResponse(codec::DeleteRecipient{r->address}, out);
-    } else if (const auto* b = std::get_if<mod::ReplaceBody>(&m)) {
-      if (b->data.empty()) {
-        codec::EncodeResponse(codec::ReplaceBody{""}, out);
-      }
-      for (std::string_view chunk :
-           codec::SplitBody(b->data, codec::kBodyChunkSize)) {
-        codec::EncodeResponse(codec::ReplaceBody{chunk}, out);
-      }
-    } else if (const auto* q = std::get_if<mod::Quarantine>(&m)) {
-      codec::EncodeResponse(codec::Quarantine{q->reason}, out);
-    }
-  }
+  for (const Modification& m : mods) codec::EncodeModification(m, out);
   mods.clear();
   mods.shrink_to_fit();
 }

@@ -24,6 +24,7 @@
 #include "asio/awaitable.hpp"
 #include "milter/client/context.h"
 #include "milter/client/status.h"
+#include "milter/codec/connection_info.h"
 #include "milter/codec/message.h"
 #include "milter/codec/negotiation.h"
 
@@ -41,7 +42,7 @@ struct Negotiation {
 };
 
 // Arguments after the address of MAIL FROM / RCPT TO ("SIZE=100").
-using EsmtpArgs = absl::Span<const std::string_view>;
+using codec::EsmtpArgs;
 
 class Filter {
  public:

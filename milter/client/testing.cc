@@ -5,6 +5,7 @@
 #include "asio/co_spawn.hpp"
 #include "milter/codec/decoder.h"
 #include "milter/codec/encoder.h"
+#include "milter/codec/modification.h"
 
 namespace milter::testing {
 
@@ -57,7 +58,8 @@ StageResult FilterTester::Send(const codec::Command& command) {
   result.closed = *after == client::Engine::After::kClose;
   std::string wire = progress_ + out;
   progress_.clear();
-  codec::ResponseDecoder decoder(codec::kMaxPayload1M);
+  // What the MTA would accept: the negotiated packet size, as an MTA reads.
+  codec::ResponseDecoder decoder(engine_->max_payload());
   decoder.Feed(wire);
   while (true) {
     absl::StatusOr<std::optional<codec::Response>> next = decoder.Next();
@@ -92,43 +94,23 @@ StageResult FilterTester::Send(const codec::Command& command) {
         if (o->symbol_lists[i]) result.symbol_lists[i] = *o->symbol_lists[i];
         result.negotiation->symbol_lists[i].reset();  // views die here
       }
-    } else if (const auto* h = std::get_if<codec::AddHeader>(&r)) {
-      result.modifications.push_back(
-          client::mod::AddHeader{std::string(h->name), std::string(h->value)});
-    } else if (const auto* h = std::get_if<codec::InsertHeader>(&r)) {
-      result.modifications.push_back(client::mod::InsertHeader{
-          h->index, std::string(h->name), std::string(h->value)});
-    } else if (const auto* h = std::get_if<codec::ChangeHeader>(&r)) {
-      result.modifications.push_back(client::mod::ChangeHeader{
-          h->index, std::string(h->name), std::string(h->value)});
-    } else if (const auto* c = std::get_if<codec::ChangeFrom>(&r)) {
-      client::mod::ChangeFrom m{std::string(c->address), std::nullopt};
-      if (c->args) m.args = std::string(*c->args);
-      result.modifications.push_back(std::move(m));
-    } else if (const auto* a = std::get_if<codec::AddRecipient>(&r)) {
-      result.modifications.push_back(
-          client::mod::AddRecipient{std::string(a->address), std::nullopt});
-    } else if (const auto* a = std::get_if<codec::AddRecipientWithArgs>(&r)) {
-      result.modifications.push_back(client::mod::AddRecipient{
-          std::string(a->address), std::string(a->args)});
-    } else if (const auto* d = std::get_if<codec::DeleteRecipient>(&r)) {
-      result.modifications.push_back(
-          client::mod::DeleteRecipient{std::string(d->address)});
-    } else if (const auto* b = std::get_if<codec::ReplaceBody>(&r)) {
-      ++result.replace_body_packets;
-      client::mod::ReplaceBody* last =
-          result.modifications.empty() ? nullptr
-                                       : std::get_if<client::mod::ReplaceBody>(
-                                             &result.modifications.back());
-      if (last) {
-        last->data.append(b->data);
+    } else if (std::holds_alternative<codec::Shutdown>(r)) {
+      result.status = Status::kShutdown;
+    } else if (std::holds_alternative<codec::ConnectionFail>(r)) {
+      result.status = Status::kConnectionFail;
+    } else if (std::optional<client::Modification> m =
+                   codec::ModificationOf(r)) {
+      auto* body = std::get_if<client::mod::ReplaceBody>(&*m);
+      if (body != nullptr) ++result.replace_body_packets;
+      auto* last = body == nullptr || result.modifications.empty()
+                       ? nullptr
+                       : std::get_if<client::mod::ReplaceBody>(
+                             &result.modifications.back());
+      if (last != nullptr) {
+        last->data.append(body->data);
       } else {
-        result.modifications.push_back(
-            client::mod::ReplaceBody{std::string(b->data)});
+        result.modifications.push_back(*std::move(m));
       }
-    } else if (const auto* q = std::get_if<codec::Quarantine>(&r)) {
-      result.modifications.push_back(
-          client::mod::Quarantine{std::string(q->reason)});
     }
   }
   return result;

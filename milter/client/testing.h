@@ -24,7 +24,6 @@
 #include "asio/io_context.hpp"
 #include "milter/client/engine.h"
 #include "milter/client/filter_factory.h"
-#include "milter/client/modification.h"
 #include "milter/client/status.h"
 #include "milter/codec/message.h"
 #include "milter/codec/negotiation.h"

@@ -1,7 +1,11 @@
 #include "milter/codec/encoder.h"
 
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <type_traits>
 
+#include "absl/strings/str_cat.h"
 #include "milter/codec/byte_order.h"
 
 namespace milter::codec {
@@ -15,7 +19,14 @@ void WritePacket(char code, std::string* out, Body&& body) {
   out->append(kLengthBytes, '\0');
   out->push_back(code);
   body();
-  uint32_t length = static_cast<uint32_t>(out->size() - start - kLengthBytes);
+  size_t total = out->size() - start - kLengthBytes;
+  if (total > std::numeric_limits<uint32_t>::max()) {
+    // The length prefix cannot say it: never send a truncated length.
+    out->resize(start);
+    throw std::length_error(absl::StrCat(
+        "milter packet of ", total, " bytes does not fit a length prefix"));
+  }
+  uint32_t length = static_cast<uint32_t>(total);
   std::string prefix;
   AppendBigEndian32(length, &prefix);
   out->replace(start, kLengthBytes, prefix);
@@ -129,6 +140,36 @@ void EncodeResponse(const Response& response, std::string* out) {
         },
         response);
   });
+}
+
+namespace {
+
+// Refuses (removing it again) the packet appended at `start` if its payload
+// exceeds `max_payload`.
+absl::Status CheckAppended(size_t start, size_t max_payload, std::string* out) {
+  size_t payload = out->size() - start - kLengthBytes - 1;
+  if (payload <= max_payload) return absl::OkStatus();
+  char code = (*out)[start + kLengthBytes];
+  out->resize(start);
+  return absl::OutOfRangeError(absl::StrCat(
+      "a '", std::string(1, code), "' packet with a payload of ", payload,
+      " bytes exceeds the negotiated maximum of ", max_payload));
+}
+
+}  // namespace
+
+absl::Status EncodeCommandWithin(const Command& command, size_t max_payload,
+                                 std::string* out) {
+  size_t start = out->size();
+  EncodeCommand(command, out);
+  return CheckAppended(start, max_payload, out);
+}
+
+absl::Status EncodeResponseWithin(const Response& response, size_t max_payload,
+                                  std::string* out) {
+  size_t start = out->size();
+  EncodeResponse(response, out);
+  return CheckAppended(start, max_payload, out);
 }
 
 std::string Encode(const Command& command) {

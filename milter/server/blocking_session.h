@@ -38,7 +38,7 @@ class BlockingSession {
   }
   absl::Status Negotiate() { return Run(session_.Negotiate()); }
 
-  absl::StatusOr<Verdict> Connect(const ConnectInfo& info,
+  absl::StatusOr<Verdict> Connect(const ConnectionInfo& info,
                                   const Macros& macros = {}) {
     return Run(session_.ConnectStage(info, macros));
   }
@@ -47,12 +47,12 @@ class BlockingSession {
     return Run(session_.Helo(name, macros));
   }
   absl::StatusOr<Verdict> Mail(std::string_view address,
-                               const std::vector<std::string>& args = {},
+                               codec::EsmtpArgs args = {},
                                const Macros& macros = {}) {
     return Run(session_.Mail(address, args, macros));
   }
   absl::StatusOr<Verdict> Rcpt(std::string_view address,
-                               const std::vector<std::string>& args = {},
+                               codec::EsmtpArgs args = {},
                                const Macros& macros = {}) {
     return Run(session_.Rcpt(address, args, macros));
   }

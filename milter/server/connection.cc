@@ -319,38 +319,25 @@ absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
   }
 }
 
-asio::awaitable<absl::StatusOr<size_t>> Connection::ReadSome(
-    char* buffer, size_t size, absl::Duration timeout) {
-  auto& socket = state_->socket;
-  // Let the other sessions on this event loop run first: under load the
-  // answer has often arrived by then, and reading it at once saves arming the
-  // timer and a round through epoll.
-  co_await asio::post(socket.get_executor(), asio::use_awaitable);
-  absl::StatusOr<size_t> first = ReadNow(buffer, size);
-  if (!first.ok() || *first > 0) co_return first;
-  co_return co_await WaitAndRead(buffer, size, timeout);
-}
-
-asio::awaitable<absl::StatusOr<size_t>> Connection::WaitAndRead(
-    char* buffer, size_t size, absl::Duration timeout) {
-  auto& socket = state_->socket;
+asio::awaitable<absl::Status> Connection::WaitReadable(absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) {
+    co_return absl::DeadlineExceededError(
+        "waiting for the filter: no answer in time");
+  }
   if (asio::error_code ec = Register()) {
     co_return FromError(ec, "reading from the filter");
   }
   TimeoutGuard guard(state_, timeout);
-  while (true) {
-    asio::error_code ec;
-    co_await socket.async_wait(asio::socket_base::wait_read,
-                               asio::redirect_error(asio::use_awaitable, ec));
-    if (guard.timed_out()) {
-      co_return absl::DeadlineExceededError(
-          absl::StrCat("waiting for the filter: no answer within ",
-                       absl::FormatDuration(timeout)));
-    }
-    if (ec) co_return FromError(ec, "reading from the filter");
-    absl::StatusOr<size_t> n = ReadNow(buffer, size);
-    if (!n.ok() || *n > 0) co_return n;
+  asio::error_code ec;
+  co_await state_->socket.async_wait(
+      asio::socket_base::wait_read,
+      asio::redirect_error(asio::use_awaitable, ec));
+  if (guard.timed_out()) {
+    co_return absl::DeadlineExceededError(
+        "waiting for the filter: no answer in time");
   }
+  if (ec) co_return FromError(ec, "reading from the filter");
+  co_return absl::OkStatus();
 }
 
 }  // namespace milter::server

@@ -1,9 +1,9 @@
 // The byte stream of an MTA-side (server) session: a non-blocking stream
-// socket to a filter (Unix or TCP) with a timeout on every operation, for
-// C++20 coroutines on one asio executor. Errors are absl::Status values:
+// socket to a filter (Unix or TCP) with a timeout on every wait, for C++20
+// coroutines on one asio executor. Errors are absl::Status values:
 // DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for a refused, reset or closed
 // connection. No thread per connection and no read buffer per connection:
-// reads wait for readability and then copy into a caller's (typically
+// callers wait for readability, then read into their own (typically
 // per-thread) buffer.
 //
 // Not thread-safe: use one Connection from one executor (strand) at a time.
@@ -58,15 +58,9 @@ class Connection {
   // `bytes`. Errors only for a failed write, not for a full socket buffer.
   absl::Status WriteNow(std::string_view* bytes);
 
-  // Waits until data (or end of stream) is readable, then reads what is there
-  // into `buffer` (up to `size` bytes). Returns the byte count, or UNAVAILABLE
-  // at end of stream.
-  asio::awaitable<absl::StatusOr<size_t>> ReadSome(char* buffer, size_t size,
-                                                   absl::Duration timeout);
-  // ReadSome() without first letting other work run: waits for readability
-  // (with the timeout), then reads.
-  asio::awaitable<absl::StatusOr<size_t>> WaitAndRead(char* buffer, size_t size,
-                                                      absl::Duration timeout);
+  // Waits until data (or end of stream) is readable: DEADLINE_EXCEEDED
+  // after `timeout` (at once if it is not positive). Read with ReadNow().
+  asio::awaitable<absl::Status> WaitReadable(absl::Duration timeout);
 
   // Reads what is readable now, without waiting: the byte count, 0 if
   // nothing is there yet, UNAVAILABLE at end of stream or on an error.

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "milter/codec/header_value.h"
 
 namespace milter::server {
 namespace {
@@ -23,7 +24,25 @@ std::string_view StripBrackets(std::string_view address) {
   return address;
 }
 
-void ChangeHeader(const Modification& m, bool leading_space,
+absl::Status EmptyName(const Modification& m) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(codec::ModificationName(m), " with empty name"));
+}
+
+void DeleteRecipient(std::string_view address, MailMessage* message) {
+  std::string_view target = StripBrackets(address);
+  message->recipient_args.resize(message->recipients.size());
+  for (size_t i = 0; i < message->recipients.size();) {
+    if (SameName(StripBrackets(message->recipients[i]), target)) {
+      message->recipients.erase(message->recipients.begin() + i);
+      message->recipient_args.erase(message->recipient_args.begin() + i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void ChangeHeader(const mod::ChangeHeader& m, bool leading_space,
                   MailMessage* message) {
   uint32_t wanted = m.index == 0 ? 1 : m.index;
   uint32_t seen = 0;
@@ -33,12 +52,13 @@ void ChangeHeader(const Modification& m, bool leading_space,
     if (m.value.empty()) {
       headers.erase(it);
     } else {
-      it->value = HeaderValueFromFilter(m.value, leading_space);
+      it->value = codec::HeaderValueFromFilter(m.value, leading_space);
     }
     return;
   }
   if (!m.value.empty()) {
-    headers.push_back({m.name, HeaderValueFromFilter(m.value, leading_space)});
+    headers.push_back(
+        {m.name, codec::HeaderValueFromFilter(m.value, leading_space)});
   }
 }
 
@@ -54,79 +74,44 @@ std::string ToCrlf(std::string_view text) {
   return out;
 }
 
-}  // namespace
-
-std::string_view HeaderValueForFilter(std::string_view raw,
-                                      bool leading_space) {
-  if (!leading_space && !raw.empty() && raw.front() == ' ') {
-    raw.remove_prefix(1);
+// Applies one modification; see ApplyModifications().
+absl::Status ApplyOne(const Modification& m, bool leading_space,
+                      MailMessage* message) {
+  if (const auto* h = std::get_if<mod::AddHeader>(&m)) {
+    if (h->name.empty()) return EmptyName(m);
+    message->headers.push_back(
+        {h->name, codec::HeaderValueFromFilter(h->value, leading_space)});
+  } else if (const auto* h = std::get_if<mod::InsertHeader>(&m)) {
+    if (h->name.empty()) return EmptyName(m);
+    size_t at = std::min<size_t>(h->index, message->headers.size());
+    message->headers.insert(
+        message->headers.begin() + at,
+        {h->name, codec::HeaderValueFromFilter(h->value, leading_space)});
+  } else if (const auto* h = std::get_if<mod::ChangeHeader>(&m)) {
+    if (h->name.empty()) return EmptyName(m);
+    ChangeHeader(*h, leading_space, message);
+  } else if (const auto* c = std::get_if<mod::ChangeFrom>(&m)) {
+    message->envelope_from = c->address;
+    message->envelope_from_args = c->args.value_or("");
+  } else if (const auto* r = std::get_if<mod::AddRecipient>(&m)) {
+    message->recipient_args.resize(message->recipients.size());
+    message->recipients.push_back(r->address);
+    message->recipient_args.push_back(r->args.value_or(""));
+  } else if (const auto* r = std::get_if<mod::DeleteRecipient>(&m)) {
+    DeleteRecipient(r->address, message);
+  } else if (const auto* b = std::get_if<mod::ReplaceBody>(&m)) {
+    message->body = b->data;
   }
-  return raw;
+  // Quarantine does not change the message.
+  return absl::OkStatus();
 }
 
-std::string HeaderValueFromFilter(std::string_view value, bool leading_space) {
-  if (leading_space) return std::string(value);
-  return absl::StrCat(" ", Absl(value));
-}
+}  // namespace
 
 absl::Status ApplyModifications(absl::Span<const Modification> modifications,
                                 bool leading_space, MailMessage* message) {
-  using T = Modification::Type;
   for (const Modification& m : modifications) {
-    switch (m.type) {
-      case T::kAddHeader:
-      case T::kInsertHeader:
-      case T::kChangeHeader:
-        if (m.name.empty()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(ModificationTypeName(m.type), " with empty name"));
-        }
-        break;
-      default:
-        break;
-    }
-    switch (m.type) {
-      case T::kAddHeader:
-        message->headers.push_back(
-            {m.name, HeaderValueFromFilter(m.value, leading_space)});
-        break;
-      case T::kInsertHeader: {
-        size_t at = std::min<size_t>(m.index, message->headers.size());
-        message->headers.insert(
-            message->headers.begin() + at,
-            {m.name, HeaderValueFromFilter(m.value, leading_space)});
-        break;
-      }
-      case T::kChangeHeader:
-        ChangeHeader(m, leading_space, message);
-        break;
-      case T::kChangeFrom:
-        message->envelope_from = m.value;
-        message->envelope_from_args = m.args;
-        break;
-      case T::kAddRecipient:
-      case T::kAddRecipientWithArgs:
-        message->recipient_args.resize(message->recipients.size());
-        message->recipients.push_back(m.value);
-        message->recipient_args.push_back(m.args);
-        break;
-      case T::kDeleteRecipient: {
-        std::string_view target = StripBrackets(m.value);
-        message->recipient_args.resize(message->recipients.size());
-        for (size_t i = 0; i < message->recipients.size();) {
-          if (SameName(StripBrackets(message->recipients[i]), target)) {
-            message->recipients.erase(message->recipients.begin() + i);
-            message->recipient_args.erase(message->recipient_args.begin() + i);
-          } else {
-            ++i;
-          }
-        }
-        break;
-      }
-      case T::kReplaceBody:
-        message->body = m.value;
-        break;
-    }
+    if (absl::Status s = ApplyOne(m, leading_space, message); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

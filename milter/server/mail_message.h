@@ -10,11 +10,12 @@
 //   empty.
 // - Header values are stored raw, as after the colon on the wire (" value").
 //   Unless HDR_LEADSPC was negotiated the MTA strips one leading space before
-//   sending a value to the filter and adds one to values the filter sets.
+//   sending a value to the filter and adds one to values the filter sets
+//   (codec/header_value.h).
 //   Folded values use bare LF between lines. Values are bytes, not UTF-8.
 // - replace-body replaces the whole body; change-from replaces the sender;
 //   recipients are added at the end and deleted by address (case-insensitive,
-//   angle brackets optional).
+//   angle brackets optional); quarantine leaves the message as it is.
 
 #ifndef MILTER_SERVER_MAIL_MESSAGE_H_
 #define MILTER_SERVER_MAIL_MESSAGE_H_
@@ -27,7 +28,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "milter/server/modification.h"
+#include "milter/codec/header_value.h"
+#include "milter/server/verdict.h"
 
 namespace milter::server {
 
@@ -46,11 +48,6 @@ struct MailMessage {
   std::vector<HeaderField> headers;
   std::string body;  // CRLF line ends, as sent over SMTP
 };
-
-// The value to send to a filter for a raw header value.
-std::string_view HeaderValueForFilter(std::string_view raw, bool leading_space);
-// The raw value to store for a value a filter set.
-std::string HeaderValueFromFilter(std::string_view value, bool leading_space);
 
 // Applies `modifications` in order. Errors only for malformed input (e.g. an
 // empty header name); a deleted recipient that is not there is ignored.

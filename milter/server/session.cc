@@ -6,13 +6,14 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "asio/post.hpp"
 #include "asio/use_awaitable.hpp"
 #include "milter/codec/encoder.h"
 #include "milter/codec/macros.h"
 #include "milter/codec/message.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/reply.h"
-#include "milter/server/modification.h"
 
 namespace milter::server {
 namespace {
@@ -23,19 +24,20 @@ using codec::MacroStage;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 // Read buffer shared by every session on a thread: sessions copy what they
-// need before they next suspend, so an idle session holds no buffer.
-char* ThreadReadBuffer(size_t* size) {
-  static thread_local char buffer[64 * 1024];
-  *size = sizeof(buffer);
+// need before they next suspend, so an idle session holds no buffer. Fetch it
+// after every suspension: the coroutine may resume on another thread.
+constexpr size_t kReadBufferSize = 64 * 1024;
+char* ThreadReadBuffer() {
+  static thread_local char buffer[kReadBufferSize];
   return buffer;
+}
+
+// What one modification holds in memory: its bytes (as on the wire, a fair
+// bound for its strings) plus the variant and allocation overhead, so that
+// many tiny modifications count for what they really cost.
+size_t MemoryCost(const codec::Modification& m) {
+  return codec::WireSize(m) + sizeof(codec::Modification) + 64;
 }
 
 // Scratch for a command's string list, reused by every session on this
@@ -56,50 +58,6 @@ bool InSymbolList(std::string_view list, std::string_view name) {
     }
   }
   return false;
-}
-
-std::optional<Modification> ToModification(const codec::Response& response) {
-  using T = Modification::Type;
-  return std::visit(
-      Overloaded{
-          [](const codec::AddHeader& h) -> std::optional<Modification> {
-            return Modification{T::kAddHeader, 0, std::string(h.name),
-                                std::string(h.value), ""};
-          },
-          [](const codec::InsertHeader& h) -> std::optional<Modification> {
-            return Modification{T::kInsertHeader, h.index, std::string(h.name),
-                                std::string(h.value), ""};
-          },
-          [](const codec::ChangeHeader& h) -> std::optional<Modification> {
-            return Modification{T::kChangeHeader, h.index, std::string(h.name),
-                                std::string(h.value), ""};
-          },
-          [](const codec::ChangeFrom& e) -> std::optional<Modification> {
-            return Modification{T::kChangeFrom, 0, "", std::string(e.address),
-                                std::string(e.args.value_or(""))};
-          },
-          [](const codec::AddRecipient& a) -> std::optional<Modification> {
-            return Modification{T::kAddRecipient, 0, "", std::string(a.address),
-                                ""};
-          },
-          [](const codec::AddRecipientWithArgs& a)
-              -> std::optional<Modification> {
-            return Modification{T::kAddRecipientWithArgs, 0, "",
-                                std::string(a.address), std::string(a.args)};
-          },
-          [](const codec::DeleteRecipient& d) -> std::optional<Modification> {
-            return Modification{T::kDeleteRecipient, 0, "",
-                                std::string(d.address), ""};
-          },
-          [](const codec::ReplaceBody& b) -> std::optional<Modification> {
-            return Modification{T::kReplaceBody, 0, "", std::string(b.data),
-                                ""};
-          },
-          [](const auto&) -> std::optional<Modification> {
-            return std::nullopt;
-          },
-      },
-      response);
 }
 
 const char* ResponseNameOf(const codec::Response& response) {
@@ -220,8 +178,8 @@ asio::awaitable<absl::Status> Session::Negotiate() {
     flushed = co_await FinishFlush(options_.write_timeout);
   }
   if (!flushed.ok()) co_return flushed;
-  size_t buffer_size;
-  char* buffer = ThreadReadBuffer(&buffer_size);
+  absl::Duration timeout = options_.read_timeout;
+  absl::Time deadline = absl::Now() + timeout;
   while (true) {
     absl::StatusOr<std::optional<codec::Response>> next = decoder_.Next();
     if (!next.ok()) {
@@ -229,16 +187,9 @@ asio::awaitable<absl::Status> Session::Negotiate() {
           absl::StrCat("bad negotiation reply: ", next.status().message())));
     }
     if (!next->has_value()) {
-      // Connection::ReadSome() inline (one coroutine frame less): let the
-      // other sessions run, read what is there, wait only if nothing is.
-      co_await asio::post(connection_.executor(), asio::use_awaitable);
-      absl::StatusOr<size_t> n = connection_.ReadNow(buffer, buffer_size);
-      if (n.ok() && *n == 0) {
-        n = co_await connection_.WaitAndRead(buffer, buffer_size,
-                                             options_.read_timeout);
+      if (absl::Status s = co_await ReadMore(deadline, timeout); !s.ok()) {
+        co_return Fail(s);
       }
-      if (!n.ok()) co_return Fail(n.status());
-      decoder_.Feed(std::string_view(buffer, *n));
       continue;
     }
     const auto* reply = std::get_if<codec::OptionNegotiationReply>(&**next);
@@ -248,12 +199,10 @@ asio::awaitable<absl::Status> Session::Negotiate() {
                        "negotiation with '",
                        ResponseNameOf(**next), "'")));
     }
-    codec::OptionNegotiationReply clamped = *reply;
-    // libmilter answers with its own version even when the MTA offers an
-    // older one; MTAs carry on with the offered version.
-    clamped.version = std::min(clamped.version, offer.version);
+    // As Postfix: a version above the offer (or below 2) is a conflict that
+    // ends the session; libmilter answers min(its own, the offer).
     absl::StatusOr<codec::NegotiatedOptions> options =
-        codec::AcceptFilterReply(offer, clamped);
+        codec::AcceptFilterReply(offer, *reply);
     if (!options.ok()) co_return Fail(options.status());
     negotiated_ = *options;
     for (int i = 0; i < codec::kNumMacroStages; ++i) {
@@ -272,9 +221,9 @@ asio::awaitable<absl::Status> Session::Negotiate() {
   co_return absl::OkStatus();
 }
 
-void Session::AppendMacros(CommandCode command, MacroStage stage,
-                           const Macros& macros) {
-  if (macros.empty()) return;
+absl::Status Session::AppendMacros(CommandCode command, MacroStage stage,
+                                   const Macros& macros) {
+  if (macros.empty()) return absl::OkStatus();
   const std::optional<std::string>& list =
       symbol_lists_[static_cast<int>(stage)];
   // Scratch reused by every session on this thread (filled and consumed
@@ -285,10 +234,26 @@ void Session::AppendMacros(CommandCode command, MacroStage stage,
     if (list && !InSymbolList(*list, name)) continue;
     codec::AppendMacroPair(name, value, &pairs);
   }
-  if (pairs.empty()) return;
-  codec::EncodeCommand(
+  if (pairs.empty()) return absl::OkStatus();
+  return codec::EncodeCommandWithin(
       codec::DefineMacros{static_cast<char>(command), codec::StringList(pairs)},
-      &out_);
+      negotiated_.max_payload, &out_);
+}
+
+absl::Status Session::AppendStage(CommandCode code, const Macros* macros,
+                                  const codec::Command& command) {
+  size_t mark = out_.size();
+  absl::Status status = absl::OkStatus();
+  int stage = codec::MacroStageForCommand(static_cast<char>(code));
+  if (macros != nullptr && stage >= 0) {
+    status = AppendMacros(code, static_cast<MacroStage>(stage), *macros);
+  }
+  if (status.ok()) {
+    status =
+        codec::EncodeCommandWithin(command, negotiated_.max_payload, &out_);
+  }
+  if (!status.ok()) out_.resize(mark);
+  return status;
 }
 
 bool Session::Defer() {
@@ -315,17 +280,124 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
   co_return co_await ReadVerdict(kind, options_.read_timeout, nullptr);
 }
 
+asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
+                                                absl::Duration timeout) {
+  // Let the other sessions on this event loop run first: under load the
+  // answer has often arrived by then, and reading it at once saves arming the
+  // timer and a round through epoll.
+  co_await asio::post(connection_.executor(), asio::use_awaitable);
+  while (true) {
+    char* buffer = ThreadReadBuffer();  // this thread's, after resuming
+    absl::StatusOr<size_t> n = connection_.ReadNow(buffer, kReadBufferSize);
+    if (!n.ok()) co_return n.status();
+    if (*n > 0) {
+      decoder_.Feed(std::string_view(buffer, *n));
+      co_return absl::OkStatus();
+    }
+    absl::Status readable =
+        co_await connection_.WaitReadable(deadline - absl::Now());
+    if (absl::IsDeadlineExceeded(readable)) {
+      co_return absl::DeadlineExceededError(
+          absl::StrCat("waiting for the filter: no answer within ",
+                       absl::FormatDuration(timeout)));
+    }
+    if (!readable.ok()) co_return readable;
+  }
+}
+
+absl::Status Session::CheckModification(const codec::Response& response,
+                                        const codec::Modification& m,
+                                        size_t* memory) {
+  auto violation = [&](std::string_view what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("protocol violation: ", Absl(what)));
+  };
+  uint32_t needed = codec::RequiredAction(m);
+  if ((negotiated_.actions & needed) == 0) {
+    return violation(absl::StrCat("'", ResponseNameOf(response),
+                                  "' without negotiating ",
+                                  codec::ActionFlagsToString(needed)));
+  }
+  *memory += MemoryCost(m);
+  if (*memory > options_.max_modification_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the filter's modifications exceed ", options_.max_modification_bytes,
+        " bytes of memory (SessionOptions::max_modification_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+// Adds `m` to `eom`, merging consecutive replace-body chunks into one.
+void Session::AddModification(codec::Modification m, EndOfMessageResult* eom,
+                              std::optional<size_t>* body_index) {
+  if (auto* body = std::get_if<codec::mod::ReplaceBody>(&m)) {
+    if (*body_index) {
+      std::get<codec::mod::ReplaceBody>(eom->modifications[**body_index])
+          .data.append(body->data);
+      return;
+    }
+    *body_index = eom->modifications.size();
+  }
+  eom->modifications.push_back(std::move(m));
+}
+
+absl::StatusOr<Decision> Session::FinalStatus(const codec::Response& response,
+                                              ReplyKind kind,
+                                              Verdict* verdict) const {
+  auto violation = [&](std::string_view what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("protocol violation: ", Absl(what)));
+  };
+  switch (codec::CodeOf(response)) {
+    case codec::ResponseCode::kContinue:
+      return Decision::kContinue;
+    case codec::ResponseCode::kAccept:
+      return Decision::kAccept;
+    case codec::ResponseCode::kReject:
+      return Decision::kReject;
+    case codec::ResponseCode::kTempfail:
+      return Decision::kTempfail;
+    case codec::ResponseCode::kDiscard:
+      return Decision::kDiscard;
+    case codec::ResponseCode::kShutdown:
+      return Decision::kShutdown;
+    case codec::ResponseCode::kConnectionFail:
+      return Decision::kConnectionFail;
+    case codec::ResponseCode::kSkip:
+      if (kind != ReplyKind::kBody) {
+        return violation("'skip' answers only a body chunk");
+      }
+      if ((negotiated_.protocol & protocol::kSkip) == 0 &&
+          (options_.protocol & protocol::kSkip) == 0) {
+        return violation("'skip' without SKIP negotiated");
+      }
+      return Decision::kSkip;
+    case codec::ResponseCode::kReplyCode: {
+      std::string_view text = std::get<codec::ReplyCode>(response).text;
+      absl::StatusOr<codec::ParsedReply> parsed = codec::ParseReply(text);
+      if (!parsed.ok()) {
+        return violation(absl::StrCat("reply \"", Absl(text.substr(0, 40)),
+                                      "\": ", parsed.status().message()));
+      }
+      verdict->reply = std::string(text);
+      return text[0] == '4' ? Decision::kTempfail : Decision::kReject;
+    }
+    case codec::ResponseCode::kOptionNegotiation:
+      return violation("an option negotiation reply in mid-session");
+    default:
+      return violation(
+          absl::StrCat("unexpected '", ResponseNameOf(response), "'"));
+  }
+}
+
 asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
     ReplyKind kind, absl::Duration timeout, EndOfMessageResult* eom) {
-  size_t buffer_size;
-  char* buffer = ThreadReadBuffer(&buffer_size);
   Verdict verdict;
   std::optional<size_t> body_index;  // of the merged replace-body
-  size_t modification_bytes = 0;
-  auto violation = [&](std::string_view what) {
-    return Fail(absl::FailedPreconditionError(
-        absl::StrCat("protocol violation: ", Absl(what))));
-  };
+  size_t modification_memory = 0;
+  // The timeout is for the whole answer, not for each read; a progress
+  // packet (the filter saying it is still working) starts it again.
+  absl::Time deadline = absl::Now() + timeout;
   while (true) {
     absl::StatusOr<std::optional<codec::Response>> next = decoder_.Next();
     if (!next.ok()) {
@@ -333,130 +405,50 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
           "bad packet from the filter: ", next.status().message())));
     }
     if (!next->has_value()) {
-      // Connection::ReadSome() inline (one coroutine frame less): let the
-      // other sessions run, read what is there, wait only if nothing is.
-      co_await asio::post(connection_.executor(), asio::use_awaitable);
-      absl::StatusOr<size_t> n = connection_.ReadNow(buffer, buffer_size);
-      if (n.ok() && *n == 0) {
-        n = co_await connection_.WaitAndRead(buffer, buffer_size, timeout);
+      if (absl::Status s = co_await ReadMore(deadline, timeout); !s.ok()) {
+        co_return Fail(s);
       }
-      if (!n.ok()) co_return Fail(n.status());
-      decoder_.Feed(std::string_view(buffer, *n));
       continue;
     }
     const codec::Response& response = **next;
-    bool done = true;
-    switch (codec::CodeOf(response)) {
-      case codec::ResponseCode::kContinue:
-        verdict.decision = Decision::kContinue;
-        break;
-      case codec::ResponseCode::kAccept:
-        verdict.decision = Decision::kAccept;
-        break;
-      case codec::ResponseCode::kReject:
-        verdict.decision = Decision::kReject;
-        break;
-      case codec::ResponseCode::kTempfail:
-        verdict.decision = Decision::kTempfail;
-        break;
-      case codec::ResponseCode::kDiscard:
-        verdict.decision = Decision::kDiscard;
-        break;
-      case codec::ResponseCode::kShutdown:
-        verdict.decision = Decision::kShutdown;
-        break;
-      case codec::ResponseCode::kConnectionFail:
-        verdict.decision = Decision::kConnectionFail;
-        break;
-      case codec::ResponseCode::kSkip:
-        if (kind != ReplyKind::kBody) {
-          co_return violation("'skip' answers only a body chunk");
-        }
-        if ((negotiated_.protocol & protocol::kSkip) == 0 &&
-            (options_.protocol & protocol::kSkip) == 0) {
-          co_return violation("'skip' without SKIP negotiated");
-        }
-        verdict.decision = Decision::kSkip;
-        break;
-      case codec::ResponseCode::kReplyCode: {
-        std::string_view text = std::get<codec::ReplyCode>(response).text;
-        if (text.size() < 3 || (text[0] != '4' && text[0] != '5') ||
-            text[1] < '0' || text[1] > '9' || text[2] < '0' || text[2] > '9') {
-          co_return violation(
-              absl::StrCat("reply code text \"", Absl(text.substr(0, 40)),
-                           "\" does not start with a 4xx or 5xx code"));
-        }
-        verdict.decision =
-            text[0] == '4' ? Decision::kTempfail : Decision::kReject;
-        verdict.reply = std::string(text);
-        break;
-      }
-      case codec::ResponseCode::kProgress:
-        ++verdict.progress;
-        done = false;
-        break;
-      case codec::ResponseCode::kOptionNegotiation:
-        co_return violation("an option negotiation reply in mid-session");
-      case codec::ResponseCode::kQuarantine:
-        if (eom == nullptr) {
-          co_return violation("'quarantine' before end of message");
-        }
-        if ((negotiated_.actions & codec::action::kQuarantine) == 0) {
-          co_return violation("'quarantine' without negotiating it");
-        }
-        eom->quarantine =
-            std::string(std::get<codec::Quarantine>(response).reason);
-        done = false;
-        break;
-      default: {
-        // A modification.
-        std::optional<Modification> m = ToModification(response);
-        if (!m) co_return violation("unexpected response");
-        if (eom == nullptr) {
-          co_return violation(absl::StrCat("'", ResponseNameOf(response),
-                                           "' before end of message"));
-        }
-        if ((negotiated_.actions & RequiredAction(m->type)) == 0) {
-          co_return violation(absl::StrCat(
-              "'", ResponseNameOf(response), "' without negotiating ",
-              codec::ActionFlagsToString(RequiredAction(m->type))));
-        }
-        modification_bytes += m->name.size() + m->value.size() + m->args.size();
-        if (modification_bytes > options_.max_modification_bytes) {
-          co_return Fail(absl::ResourceExhaustedError(
-              absl::StrCat("the filter's modifications exceed ",
-                           options_.max_modification_bytes, " bytes")));
-        }
-        if (m->type == Modification::Type::kReplaceBody && body_index) {
-          eom->modifications[*body_index].value += m->value;
-        } else {
-          if (m->type == Modification::Type::kReplaceBody) {
-            body_index = eom->modifications.size();
-          }
-          eom->modifications.push_back(*std::move(m));
-        }
-        done = false;
-        break;
-      }
+    if (std::holds_alternative<codec::Progress>(response)) {
+      ++verdict.progress;
+      deadline = absl::Now() + timeout;
+      continue;
     }
-    if (!done) continue;
+    if (std::optional<codec::Modification> m =
+            codec::ModificationOf(response)) {
+      if (eom == nullptr) {
+        co_return Fail(absl::FailedPreconditionError(
+            absl::StrCat("protocol violation: '", ResponseNameOf(response),
+                         "' before end of message")));
+      }
+      absl::Status ok = CheckModification(response, *m, &modification_memory);
+      if (!ok.ok()) co_return Fail(ok);
+      AddModification(*std::move(m), eom, &body_index);
+      continue;
+    }
+    absl::StatusOr<Decision> status = FinalStatus(response, kind, &verdict);
+    if (!status.ok()) co_return Fail(status.status());
+    verdict.decision = *status;
     if (decoder_.pending_bytes() > 0) {
-      co_return violation(absl::StrCat(
-          "the filter sent ", decoder_.pending_bytes(),
-          " bytes after its final answer '", ResponseNameOf(response), "'"));
+      co_return Fail(absl::FailedPreconditionError(absl::StrCat(
+          "protocol violation: the filter sent ", decoder_.pending_bytes(),
+          " bytes after its final answer '", ResponseNameOf(response), "'")));
     }
     co_return verdict;
   }
 }
 
 asio::awaitable<absl::StatusOr<Verdict>> Session::ConnectStage(
-    const ConnectInfo& info, const Macros& macros) {
+    const ConnectionInfo& info, const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoConnect)) co_return Verdict::NotSent();
-  AppendMacros(CommandCode::kConnect, MacroStage::kConnect, macros);
-  codec::EncodeCommand(
-      codec::Connect{info.hostname, info.family, info.port, info.address},
-      &out_);
+  if (absl::Status s =
+          AppendStage(CommandCode::kConnect, &macros, info.ToConnect());
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyConnect, ReplyKind::kStage);
 }
 
@@ -464,35 +456,44 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Helo(std::string_view name,
                                                        const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoHelo)) co_return Verdict::NotSent();
-  AppendMacros(CommandCode::kHelo, MacroStage::kHelo, macros);
-  codec::EncodeCommand(codec::Helo{name}, &out_);
+  if (absl::Status s =
+          AppendStage(CommandCode::kHelo, &macros, codec::Helo{name});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyHelo, ReplyKind::kStage);
 }
 
-asio::awaitable<absl::StatusOr<Verdict>> Session::Mail(
-    std::string_view address, const std::vector<std::string>& args,
-    const Macros& macros) {
+asio::awaitable<absl::StatusOr<Verdict>> Session::Mail(std::string_view address,
+                                                       codec::EsmtpArgs args,
+                                                       const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   body_skipped_ = false;
   if (!negotiated_.Sends(protocol::kNoMail)) co_return Verdict::NotSent();
-  AppendMacros(CommandCode::kMail, MacroStage::kMail, macros);
   std::string& list = ScratchList();
   codec::AppendString(address, &list);
-  for (const std::string& arg : args) codec::AppendString(arg, &list);
-  codec::EncodeCommand(codec::Mail{codec::StringList(list)}, &out_);
+  for (std::string_view arg : args) codec::AppendString(arg, &list);
+  if (absl::Status s = AppendStage(CommandCode::kMail, &macros,
+                                   codec::Mail{codec::StringList(list)});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyMail, ReplyKind::kStage);
 }
 
-asio::awaitable<absl::StatusOr<Verdict>> Session::Rcpt(
-    std::string_view address, const std::vector<std::string>& args,
-    const Macros& macros) {
+asio::awaitable<absl::StatusOr<Verdict>> Session::Rcpt(std::string_view address,
+                                                       codec::EsmtpArgs args,
+                                                       const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoRcpt)) co_return Verdict::NotSent();
-  AppendMacros(CommandCode::kRcpt, MacroStage::kRcpt, macros);
   std::string& list = ScratchList();
   codec::AppendString(address, &list);
-  for (const std::string& arg : args) codec::AppendString(arg, &list);
-  codec::EncodeCommand(codec::Rcpt{codec::StringList(list)}, &out_);
+  for (std::string_view arg : args) codec::AppendString(arg, &list);
+  if (absl::Status s = AppendStage(CommandCode::kRcpt, &macros,
+                                   codec::Rcpt{codec::StringList(list)});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyRcpt, ReplyKind::kStage);
 }
 
@@ -502,8 +503,10 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Data(const Macros& macros) {
   if (!negotiated_.Sends(protocol::kNoData) || negotiated_.version < 6) {
     co_return Verdict::NotSent();
   }
-  AppendMacros(CommandCode::kData, MacroStage::kData, macros);
-  codec::EncodeCommand(codec::Data{}, &out_);
+  if (absl::Status s = AppendStage(CommandCode::kData, &macros, codec::Data{});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyData, ReplyKind::kStage);
 }
 
@@ -513,7 +516,11 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Unknown(
   if (!negotiated_.Sends(protocol::kNoUnknown) || negotiated_.version < 6) {
     co_return Verdict::NotSent();
   }
-  codec::EncodeCommand(codec::Unknown{command}, &out_);
+  if (absl::Status s =
+          AppendStage(CommandCode::kUnknown, nullptr, codec::Unknown{command});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyUnknown, ReplyKind::kStage);
 }
 
@@ -521,7 +528,11 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Header(
     std::string_view name, std::string_view value) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoHeaders)) co_return Verdict::NotSent();
-  codec::EncodeCommand(codec::Header{name, value}, &out_);
+  if (absl::Status s = AppendStage(CommandCode::kHeader, nullptr,
+                                   codec::Header{name, value});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyHeader, ReplyKind::kStage);
 }
 
@@ -530,8 +541,11 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::EndOfHeaders(
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
   if (!negotiated_.Sends(protocol::kNoEndOfHeaders))
     co_return Verdict::NotSent();
-  AppendMacros(CommandCode::kEndOfHeaders, MacroStage::kEndOfHeaders, macros);
-  codec::EncodeCommand(codec::EndOfHeaders{}, &out_);
+  if (absl::Status s = AppendStage(CommandCode::kEndOfHeaders, &macros,
+                                   codec::EndOfHeaders{});
+      !s.ok()) {
+    co_return s;
+  }
   co_return co_await SendAndRead(protocol::kNoReplyEndOfHeaders,
                                  ReplyKind::kStage);
 }
@@ -574,8 +588,11 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::Body(std::string_view body) {
 asio::awaitable<absl::StatusOr<EndOfMessageResult>> Session::EndOfMessage(
     const Macros& macros) {
   if (absl::Status s = CheckUsable(true); !s.ok()) co_return s;
-  AppendMacros(CommandCode::kEndOfMessage, MacroStage::kEndOfMessage, macros);
-  codec::EncodeCommand(codec::EndOfMessage{}, &out_);
+  if (absl::Status s = AppendStage(CommandCode::kEndOfMessage, &macros,
+                                   codec::EndOfMessage{});
+      !s.ok()) {
+    co_return s;
+  }
   absl::Status flushed = StartFlush();
   if (flushed.ok() && !out_.empty()) {
     flushed = co_await FinishFlush(options_.write_timeout);

@@ -15,6 +15,12 @@
 // Macros are sent before their stage's command, limited to the filter's symbol
 // list for that stage when it set one.
 //
+// Timeouts (SessionOptions) bound each whole answer, however the filter
+// splits it; a progress packet restarts the answer's timeout.
+//
+// A stage whose packet would exceed the negotiated payload size is not sent:
+// OUT_OF_RANGE, and the session stays usable.
+//
 // Errors: any protocol violation by the filter (garbage, an oversized length,
 // unsolicited data such as a reply to a no-reply stage, a modification before
 // end of message or one it did not negotiate, an answer that does not fit the
@@ -37,9 +43,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
+#include "milter/codec/connection_info.h"
 #include "milter/codec/decoder.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/negotiation.h"
 #include "milter/codec/protocol.h"
 #include "milter/net/socket_spec.h"
@@ -52,13 +61,9 @@ namespace milter::server {
 // Macros for one stage: name ("i" or "{daemon_name}") and value.
 using Macros = std::vector<std::pair<std::string, std::string>>;
 
-// The SMTP client's connection as the connect stage reports it.
-struct ConnectInfo {
-  std::string hostname = "localhost";
-  codec::Family family = codec::Family::kInet;
-  uint16_t port = 0;
-  std::string address;  // "192.0.2.1", "IPv6:2001:db8::1", "/path"
-};
+// The SMTP client's connection as the connect stage reports it (the type the
+// filter side reads back).
+using codec::ConnectionInfo;
 
 class Session {
  public:
@@ -77,19 +82,19 @@ class Session {
   asio::awaitable<absl::Status> Negotiate();
 
   // The stages, in protocol order. `args` are ESMTP arguments ("SIZE=10").
-  asio::awaitable<absl::StatusOr<Verdict>> ConnectStage(const ConnectInfo& info,
-                                                        const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> ConnectStage(
+      const ConnectionInfo& info, const Macros& macros);
   asio::awaitable<absl::StatusOr<Verdict>> Helo(std::string_view name,
                                                 const Macros& macros);
-  asio::awaitable<absl::StatusOr<Verdict>> Mail(
-      std::string_view address, const std::vector<std::string>& args,
-      const Macros& macros);
-  asio::awaitable<absl::StatusOr<Verdict>> Rcpt(
-      std::string_view address, const std::vector<std::string>& args,
-      const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Mail(std::string_view address,
+                                                codec::EsmtpArgs args,
+                                                const Macros& macros);
+  asio::awaitable<absl::StatusOr<Verdict>> Rcpt(std::string_view address,
+                                                codec::EsmtpArgs args,
+                                                const Macros& macros);
   asio::awaitable<absl::StatusOr<Verdict>> Data(const Macros& macros);
   asio::awaitable<absl::StatusOr<Verdict>> Unknown(std::string_view command);
-  // `value` as the filter should see it (see HeaderValueForFilter()).
+  // `value` as the filter should see it (codec::HeaderValueForFilter()).
   asio::awaitable<absl::StatusOr<Verdict>> Header(std::string_view name,
                                                   std::string_view value);
   asio::awaitable<absl::StatusOr<Verdict>> EndOfHeaders(const Macros& macros);
@@ -127,8 +132,13 @@ class Session {
   enum class ReplyKind { kStage, kBody, kEndOfMessage };
 
   // Appends a 'D' packet for `stage` (filtered by its symbol list).
-  void AppendMacros(codec::CommandCode command, codec::MacroStage stage,
-                    const Macros& macros);
+  absl::Status AppendMacros(codec::CommandCode command, codec::MacroStage stage,
+                            const Macros& macros);
+  // Appends the stage's macros (unless `macros` is null) and `command`; if a
+  // packet exceeds the negotiated payload size, appends nothing and returns
+  // OUT_OF_RANGE (the session stays usable).
+  absl::Status AppendStage(codec::CommandCode code, const Macros* macros,
+                           const codec::Command& command);
   // With options_.defer_unanswered_writes, keeps out_ for the next write
   // (true) unless it holds kMaxDeferredBytes already.
   bool Defer();
@@ -143,9 +153,23 @@ class Session {
   asio::awaitable<absl::Status> FinishFlush(absl::Duration timeout);
   void Flushed();  // out_ is written
   // Reads responses until a final one; fills `eom` at end of message.
+  // `timeout` bounds the whole answer (a progress packet restarts it).
   asio::awaitable<absl::StatusOr<Verdict>> ReadVerdict(ReplyKind kind,
                                                        absl::Duration timeout,
                                                        EndOfMessageResult* eom);
+  // Feeds the decoder with what the filter sent, waiting until `deadline`
+  // at most (`timeout` names the limit in the error).
+  asio::awaitable<absl::Status> ReadMore(absl::Time deadline,
+                                         absl::Duration timeout);
+  // Checks a modification against the negotiated actions and adds its cost
+  // to `*memory`, failing past options_.max_modification_bytes.
+  absl::Status CheckModification(const codec::Response& response,
+                                 const codec::Modification& m, size_t* memory);
+  static void AddModification(codec::Modification m, EndOfMessageResult* eom,
+                              std::optional<size_t>* body_index);
+  // The verdict a final (non-progress, non-modification) response gives.
+  absl::StatusOr<Decision> FinalStatus(const codec::Response& response,
+                                       ReplyKind kind, Verdict* verdict) const;
   // Ends the session with `status` (closes the connection) and returns it.
   absl::Status Fail(absl::Status status);
   absl::Status CheckUsable(bool need_negotiated) const;

@@ -30,10 +30,9 @@ using testing::Packet;
 using ::testing::Pair;
 namespace action = codec::action;
 namespace protocol = codec::protocol;
-using T = Modification::Type;
 
-ConnectInfo Client() {
-  ConnectInfo info;
+ConnectionInfo Client() {
+  ConnectionInfo info;
   info.hostname = "mx.example.net";
   info.family = codec::Family::kInet;
   info.port = 50000;
@@ -100,20 +99,19 @@ TEST(SessionTest, FullTransactionWithModifications) {
   ASSERT_TRUE(eom.ok()) << eom.status();
   EXPECT_EQ(eom->verdict.decision, Decision::kAccept);
   EXPECT_EQ(eom->verdict.progress, 1);
-  ASSERT_TRUE(eom->quarantine.has_value());
-  EXPECT_EQ(*eom->quarantine, "suspicious");
+  EXPECT_EQ(eom->quarantine(), "suspicious");
   EXPECT_THAT(
       eom->modifications,
       ElementsAre(
-          Modification{T::kAddHeader, 0, "X-Test", "yes", ""},
-          Modification{T::kChangeHeader, 1, "Subject", "[tag] hi", ""},
-          Modification{T::kInsertHeader, 0, "X-First", "1", ""},
-          Modification{T::kChangeFrom, 0, "", "<new@example.com>", "SIZE=1"},
-          Modification{T::kAddRecipient, 0, "", "<added@example.com>", ""},
-          Modification{T::kAddRecipientWithArgs, 0, "", "<args@example.com>",
-                       "NOTIFY=NEVER"},
-          Modification{T::kDeleteRecipient, 0, "", "<b@example.com>", ""},
-          Modification{T::kReplaceBody, 0, "", "new body\r\n", ""}));
+          Modification{mod::AddHeader{"X-Test", "yes"}},
+          Modification{mod::ChangeHeader{1, "Subject", "[tag] hi"}},
+          Modification{mod::InsertHeader{0, "X-First", "1"}},
+          Modification{mod::ChangeFrom{"<new@example.com>", "SIZE=1"}},
+          Modification{mod::AddRecipient{"<added@example.com>", std::nullopt}},
+          Modification{mod::AddRecipient{"<args@example.com>", "NOTIFY=NEVER"}},
+          Modification{mod::DeleteRecipient{"<b@example.com>"}},
+          Modification{mod::ReplaceBody{"new body\r\n"}},
+          Modification{mod::Quarantine{"suspicious"}}));
   ASSERT_TRUE(s.Abort().ok());
   v = s.Mail("<c@example.com>");
   ASSERT_TRUE(v.ok()) << v.status();
@@ -329,7 +327,7 @@ TEST(SessionTest, QuitNewConnectionRenegotiates) {
 
 TEST(SessionTest, OlderVersionOffer) {
   FakeFilter filter([](FilterConnection& c) {
-    c.Negotiate(6, 0x3F, 0);  // libmilter answers with its own version
+    c.Negotiate(2, 0x3F, 0);  // libmilter answers min(its own, the offer)
     Answer(c, 'H', codec::Continue{});
     c.ReadUntil('Q');
   });

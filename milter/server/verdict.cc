@@ -1,27 +1,15 @@
+// EndOfMessageResult helpers.
+
 #include "milter/server/verdict.h"
 
 namespace milter::server {
 
-const char* DecisionName(Decision decision) {
-  switch (decision) {
-    case Decision::kContinue:
-      return "continue";
-    case Decision::kAccept:
-      return "accept";
-    case Decision::kReject:
-      return "reject";
-    case Decision::kTempfail:
-      return "tempfail";
-    case Decision::kDiscard:
-      return "discard";
-    case Decision::kSkip:
-      return "skip";
-    case Decision::kShutdown:
-      return "shutdown";
-    case Decision::kConnectionFail:
-      return "connection-fail";
+std::optional<std::string> EndOfMessageResult::quarantine() const {
+  std::optional<std::string> reason;
+  for (const Modification& m : modifications) {
+    if (const auto* q = std::get_if<mod::Quarantine>(&m)) reason = q->reason;
   }
-  return "?";
+  return reason;
 }
 
 }  // namespace milter::server

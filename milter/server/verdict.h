@@ -9,24 +9,17 @@
 #include <string>
 #include <vector>
 
-#include "milter/server/modification.h"
+#include "milter/codec/modification.h"
+#include "milter/codec/status.h"
 
 namespace milter::server {
 
-enum class Decision {
-  kContinue,        // 'c' (or a stage the filter does not see or answer)
-  kAccept,          // 'a'
-  kReject,          // 'r', or 'y' with a 5xx reply
-  kTempfail,        // 't', or 'y' with a 4xx reply
-  kDiscard,         // 'd'
-  kSkip,            // 's': send no more body chunks
-  kShutdown,        // '4': 421, close the SMTP connection
-  kConnectionFail,  // 'f': drop the SMTP connection
-};
-
-// "continue", "accept", "reject", "tempfail", "discard", "skip", "shutdown",
-// "connection-fail".
-const char* DecisionName(Decision decision);
+// The filter's decision: codec::Status, the type filters return, so that a
+// relay passes it on unchanged. kNoReply never comes from a session.
+using Decision = codec::Status;
+using codec::Modification;
+using codec::StatusName;
+namespace mod = codec::mod;
 
 struct Verdict {
   Decision decision = Decision::kContinue;
@@ -63,10 +56,11 @@ struct Verdict {
 // The answer to end of message.
 struct EndOfMessageResult {
   Verdict verdict;
-  // In the order received; replace-body chunks merged into one.
+  // In the order received, quarantine included; replace-body chunks merged
+  // into one.
   std::vector<Modification> modifications;
-  // Set if the filter asked to quarantine; the reason.
-  std::optional<std::string> quarantine;
+  // The reason of the last quarantine request, if any.
+  std::optional<std::string> quarantine() const;
 };
 
 }  // namespace milter::server

@@ -86,9 +86,9 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitNameValue(
 
 absl::Duration Seconds(double s) { return absl::Milliseconds(s * 1000); }
 
-absl::StatusOr<milter::server::ConnectInfo> ParseConnectAddress(
+absl::StatusOr<milter::server::ConnectionInfo> ParseConnectAddress(
     const std::string& host, const std::string& text) {
-  milter::server::ConnectInfo info;
+  milter::server::ConnectionInfo info;
   info.hostname = host;
   asio::error_code ec;
   asio::ip::address bare = asio::ip::make_address(text, ec);
@@ -284,7 +284,7 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
     }
   }
 
-  absl::StatusOr<milter::server::ConnectInfo> connect = ParseConnectAddress(
+  absl::StatusOr<milter::server::ConnectionInfo> connect = ParseConnectAddress(
       absl::GetFlag(FLAGS_connect_host), absl::GetFlag(FLAGS_connect_address));
   if (!connect.ok()) return connect.status();
   o.connect = *connect;

@@ -78,7 +78,7 @@ absl::Status ApplyFlags(const std::vector<std::string>& argv);
 struct ToolOptions {
   std::string connection_spec;
   milter::server::SessionOptions session;
-  milter::server::ConnectInfo connect;
+  milter::server::ConnectionInfo connect;
   std::string helo;
   std::optional<std::string> unknown;
   // Envelope, headers and body; header values raw (" value").

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "milter/codec/modification.h"
 #include "milter/codec/protocol.h"
 
 namespace milter_test_server {
@@ -10,34 +11,57 @@ namespace {
 
 using milter::server::Modification;
 
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string ArgsJson(const std::optional<std::string>& args) {
+  return args ? absl::StrCat(",\"args\":", JsonString(*args)) : "";
+}
+
 std::string ModificationJson(const Modification& m) {
-  std::string out = absl::StrCat(
-      "{\"type\":", JsonString(milter::server::ModificationTypeName(m.type)));
-  switch (m.type) {
-    case Modification::Type::kAddHeader:
-      absl::StrAppend(&out, ",\"name\":", JsonString(m.name),
-                      ",\"value\":", JsonString(m.value));
-      break;
-    case Modification::Type::kInsertHeader:
-    case Modification::Type::kChangeHeader:
-      absl::StrAppend(&out, ",\"index\":", m.index,
-                      ",\"name\":", JsonString(m.name),
-                      ",\"value\":", JsonString(m.value));
-      break;
-    case Modification::Type::kChangeFrom:
-    case Modification::Type::kAddRecipientWithArgs:
-      absl::StrAppend(&out, ",\"address\":", JsonString(m.value),
-                      ",\"args\":", JsonString(m.args));
-      break;
-    case Modification::Type::kAddRecipient:
-    case Modification::Type::kDeleteRecipient:
-      absl::StrAppend(&out, ",\"address\":", JsonString(m.value));
-      break;
-    case Modification::Type::kReplaceBody:
-      absl::StrAppend(&out, ",\"body\":", JsonString(m.value));
-      break;
-  }
-  return out + "}";
+  namespace mod = milter::codec::mod;
+  std::string fields = std::visit(
+      Overloaded{
+          [](const mod::AddHeader& h) {
+            return absl::StrCat(",\"name\":", JsonString(h.name),
+                                ",\"value\":", JsonString(h.value));
+          },
+          [](const mod::InsertHeader& h) {
+            return absl::StrCat(",\"index\":", h.index,
+                                ",\"name\":", JsonString(h.name),
+                                ",\"value\":", JsonString(h.value));
+          },
+          [](const mod::ChangeHeader& h) {
+            return absl::StrCat(",\"index\":", h.index,
+                                ",\"name\":", JsonString(h.name),
+                                ",\"value\":", JsonString(h.value));
+          },
+          [](const mod::ChangeFrom& c) {
+            return absl::StrCat(",\"address\":", JsonString(c.address),
+                                ArgsJson(c.args));
+          },
+          [](const mod::AddRecipient& r) {
+            return absl::StrCat(",\"address\":", JsonString(r.address),
+                                ArgsJson(r.args));
+          },
+          [](const mod::DeleteRecipient& r) {
+            return absl::StrCat(",\"address\":", JsonString(r.address));
+          },
+          [](const mod::ReplaceBody& b) {
+            return absl::StrCat(",\"body\":", JsonString(b.data));
+          },
+          [](const mod::Quarantine& q) {
+            return absl::StrCat(",\"reason\":", JsonString(q.reason));
+          },
+      },
+      m);
+  return absl::StrCat(
+      "{\"type\":", JsonString(milter::codec::ModificationName(m)), fields,
+      "}");
 }
 
 std::string MessageJson(const milter::server::MailMessage& m) {
@@ -187,7 +211,7 @@ std::string MessageText(const Outcome& o) {
   if (o.quarantine) absl::StrAppend(&out, "quarantine: ", *o.quarantine, "\n");
   if (o.progress > 0) absl::StrAppend(&out, "progress: ", o.progress, "\n");
   for (const Modification& m : o.modifications) {
-    absl::StrAppend(&out, "modification: ", milter::server::ToString(m), "\n");
+    absl::StrAppend(&out, "modification: ", milter::codec::ToString(m), "\n");
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
 #include "asio/io_context.hpp"
+#include "milter/codec/header_value.h"
 #include "milter/codec/macros.h"
 #include "milter/codec/protocol.h"
 
@@ -55,6 +56,7 @@ const char* StatusOf(Decision decision) {
   switch (decision) {
     case Decision::kContinue:
     case Decision::kSkip:
+    case Decision::kNoReply:
       return "pass";
     case Decision::kAccept:
       return "accept";
@@ -129,7 +131,7 @@ absl::StatusOr<Plan> MakePlan(const ToolOptions& o) {
 namespace {
 
 StageLog LogOf(const char* name, const Verdict& v) {
-  return {name, milter::server::DecisionName(v.decision), v.reply,
+  return {name, milter::server::StatusName(v.decision), v.reply,
           !v.sent       ? "not sent"
           : !v.answered ? "no reply"
                         : ""};
@@ -238,7 +240,7 @@ asio::awaitable<void> RunMessage(milter::server::Session& session,
   if (stop(co_await session.Data(plan.data_macros), "data")) co_return;
   for (const milter::server::HeaderField& h : plan.message.headers) {
     if (stop(co_await session.Header(
-                 h.name, milter::server::HeaderValueForFilter(
+                 h.name, milter::codec::HeaderValueForFilter(
                              h.value, session.header_leading_space())),
              "header")) {
       co_return;
@@ -265,8 +267,12 @@ asio::awaitable<void> RunMessage(milter::server::Session& session,
     out->error = eom.status();
     co_return;
   }
+  // Quarantine is reported on its own, not as a change to the message.
+  out->quarantine = eom->quarantine();
   out->modifications = std::move(eom->modifications);
-  out->quarantine = std::move(eom->quarantine);
+  std::erase_if(out->modifications, [](const milter::server::Modification& m) {
+    return std::holds_alternative<milter::codec::mod::Quarantine>(m);
+  });
   if (!Record("end-of-message", eom->verdict, log_stages, out)) {
     out->status = "pass";
   }

@@ -27,7 +27,7 @@ struct Plan {
   // Set by RunMany: `spec` looked up once for all sessions.
   std::optional<milter::server::ResolvedSpec> resolved;
   milter::server::SessionOptions session;
-  milter::server::ConnectInfo connect;
+  milter::server::ConnectionInfo connect;
   std::string helo;
   std::optional<std::string> unknown;
   milter::server::MailMessage message;

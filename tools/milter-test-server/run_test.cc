@@ -23,6 +23,8 @@ namespace {
 using milter::server::testing::FakeFilter;
 using milter::server::testing::FilterConnection;
 namespace codec = milter::codec;
+using milter::codec::Modification;
+namespace mod = milter::codec::mod;
 
 Plan MakeTestPlan(const std::string& spec) {
   ToolOptions o;
@@ -163,8 +165,9 @@ TEST(RunSessionTest, SeveralMessagesWithAbortBetween) {
   Outcome o = RunOne(plan);
   ASSERT_TRUE(o.error.ok()) << o.error;
   ASSERT_EQ(o.previous_messages.size(), 1u);
-  EXPECT_EQ(o.previous_messages[0].modifications[0].value, "0");
-  EXPECT_EQ(o.modifications[0].value, "1");
+  EXPECT_EQ(o.previous_messages[0].modifications[0],
+            Modification(mod::AddHeader{"X-M", "0"}));
+  EXPECT_EQ(o.modifications[0], Modification(mod::AddHeader{"X-M", "1"}));
   // The earlier message has its own time, within the session's.
   EXPECT_GT(o.previous_messages[0].elapsed_seconds, 0);
   EXPECT_LT(o.previous_messages[0].elapsed_seconds, o.elapsed_seconds);
