@@ -1,0 +1,262 @@
+// Parsing, defaults and validation of the manager's configuration.
+
+#include "manager/config/config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "milter/net/socket_spec.h"
+
+namespace milter::manager {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+
+constexpr char kDefaultSpec[] = "inet:10025@[127.0.0.1]";
+constexpr uint32_t kDefaultSocketMode = 0660;
+constexpr uint64_t kDefaultMessageMemory = 1024 * 1024;
+
+// Collects the first parse error as "file:line:column: message".
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit FirstError(std::string_view file) : file_(file) {}
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      error_ =
+          absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string file_;
+  std::string error_;
+};
+
+// Where fields were written, for semantic errors after parsing.
+class Locator {
+ public:
+  Locator(std::string_view file, const TextFormat::ParseInfoTree* tree)
+      : file_(file), tree_(tree) {}
+
+  // "file:line:col: " of `field` (of child `child`, or of the top level when
+  // child < 0); the child's own position when the field is absent; the
+  // file's start for a field not written at all.
+  std::string Where(int child, const char* field_name) const {
+    const auto* top = ManagerConfig::descriptor();
+    const FieldDescriptor* child_field = top->FindFieldByName("child");
+    const TextFormat::ParseInfoTree* tree = tree_;
+    const google::protobuf::Descriptor* type = top;
+    google::protobuf::TextFormat::ParseLocation at;
+    if (child >= 0) {
+      at = tree_->GetLocation(child_field, child);
+      tree = tree_->GetTreeForNested(child_field, child);
+      type = ChildConfig::descriptor();
+    }
+    if (tree != nullptr && field_name != nullptr) {
+      const FieldDescriptor* f = type->FindFieldByName(field_name);
+      if (f != nullptr) {
+        auto loc = tree->GetLocation(f, f->is_repeated() ? 0 : -1);
+        if (loc.line >= 0) at = loc;
+      }
+    }
+    if (at.line < 0) return absl::StrCat(file_, ": ");
+    return absl::StrCat(file_, ":", at.line + 1, ":", at.column + 1, ": ");
+  }
+
+ private:
+  std::string file_;
+  const TextFormat::ParseInfoTree* tree_;
+};
+
+absl::Status Invalid(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(where, what));
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Timeouts of 0 (or absent) mean the default; others must be sensible.
+absl::Status CheckTimeouts(const Locator& at, int i, const ChildConfig& c) {
+  for (auto [field, value] :
+       {std::pair{"connect_timeout", c.connect_timeout()},
+        std::pair{"write_timeout", c.write_timeout()},
+        std::pair{"reading_timeout", c.reading_timeout()},
+        std::pair{"end_of_message_timeout", c.end_of_message_timeout()}}) {
+    if (!std::isfinite(value) || value < 0 || value > 86400) {
+      return Invalid(at.Where(i, field),
+                     absl::StrCat("child \"", c.name(), "\": ", field,
+                                  " must be between 0 and 86400 seconds"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
+                        absl::flat_hash_set<std::string>* names) {
+  if (!ValidName(c.name())) {
+    return Invalid(at.Where(i, "name"),
+                   absl::StrCat("child ", i + 1,
+                                ": name must be 1 to 64 letters, digits, '-', "
+                                "'_' or '.', not \"",
+                                c.name(), "\""));
+  }
+  std::string who = absl::StrCat("child \"", c.name(), "\": ");
+  if (!names->insert(c.name()).second) {
+    return Invalid(at.Where(i, "name"), absl::StrCat(who, "name used twice"));
+  }
+  if (c.connection_spec().empty()) {
+    return Invalid(at.Where(i, "connection_spec"),
+                   absl::StrCat(who, "connection_spec is missing"));
+  }
+  if (auto spec = net::ParseSocketSpec(c.connection_spec()); !spec.ok()) {
+    return Invalid(
+        at.Where(i, "connection_spec"),
+        absl::StrCat(who, "connection_spec: ", spec.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const ManagerConfig& c, const Locator& at) {
+  if (auto spec = net::ParseSocketSpec(c.connection_spec()); !spec.ok()) {
+    return Invalid(at.Where(-1, "connection_spec"),
+                   absl::StrCat("connection_spec: ", spec.status().message()));
+  }
+  if (c.has_unix_socket_mode() && c.unix_socket_mode() > 07777) {
+    return Invalid(
+        at.Where(-1, "unix_socket_mode"),
+        "unix_socket_mode must be a permission mode (at most 07777)");
+  }
+  if (c.io_threads() > 256) {
+    return Invalid(at.Where(-1, "io_threads"), "io_threads must be 0..256");
+  }
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < c.child_size(); ++i) {
+    if (absl::Status s = CheckChild(at, i, c.child(i), &names); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+double OrDefault(double value, double fallback) {
+  return value > 0 ? value : fallback;
+}
+
+// Fills every default in, so that the result says everything that runs.
+void FillDefaults(ManagerConfig* c) {
+  if (c->connection_spec().empty()) c->set_connection_spec(kDefaultSpec);
+  if (!c->has_unix_socket_group()) c->set_unix_socket_group("");
+  if (!c->has_max_connections()) c->set_max_connections(0);
+  if (!c->has_unix_socket_mode()) c->set_unix_socket_mode(kDefaultSocketMode);
+  if (c->fallback_status() == config::FALLBACK_UNSET) {
+    c->set_fallback_status(config::ACCEPT);
+  }
+  if (c->fallback_status_at_disconnect() == config::FALLBACK_UNSET) {
+    c->set_fallback_status_at_disconnect(config::TEMPFAIL);
+  }
+  if (!c->has_max_message_memory_bytes()) {
+    c->set_max_message_memory_bytes(kDefaultMessageMemory);
+  }
+  if (c->temporary_directory().empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    c->set_temporary_directory(tmp != nullptr && *tmp ? tmp : "/tmp");
+  }
+  if (c->io_threads() == 0) {
+    c->set_io_threads(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  if (c->log_level() == config::LOG_LEVEL_UNSET) {
+    c->set_log_level(config::INFO);
+  }
+  for (ChildConfig& child : *c->mutable_child()) {
+    if (!child.has_enabled()) child.set_enabled(true);
+    if (!child.has_description()) child.set_description("");
+    if (!child.has_evaluation_mode()) child.set_evaluation_mode(false);
+    if (child.fallback_status() == config::FALLBACK_UNSET) {
+      child.set_fallback_status(c->fallback_status());
+    }
+    child.set_connect_timeout(OrDefault(child.connect_timeout(), 30));
+    child.set_write_timeout(OrDefault(child.write_timeout(), 30));
+    child.set_reading_timeout(OrDefault(child.reading_timeout(), 30));
+    child.set_end_of_message_timeout(
+        OrDefault(child.end_of_message_timeout(), 300));
+  }
+}
+
+}  // namespace
+
+ManagerConfig EmbeddedDefault() {
+  ManagerConfig c;
+  FillDefaults(&c);
+  return c;
+}
+
+absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
+                                          std::string_view file_name) {
+  ManagerConfig config;
+  TextFormat::Parser parser;
+  FirstError errors(file_name);
+  TextFormat::ParseInfoTree tree;
+  parser.RecordErrorsTo(&errors);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(
+        errors.error().empty()
+            ? absl::StrCat(std::string(file_name), ": cannot parse")
+            : errors.error());
+  }
+  // Negative timeouts are refused before the defaults replace zeros.
+  Locator at(file_name, &tree);
+  for (int i = 0; i < config.child_size(); ++i) {
+    if (absl::Status s = CheckTimeouts(at, i, config.child(i)); !s.ok()) {
+      return s;
+    }
+  }
+  FillDefaults(&config);
+  if (absl::Status s = Validate(config, at); !s.ok()) return s;
+  return config;
+}
+
+absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": read error: ", std::strerror(errno)));
+  }
+  return ParseConfig(text.str(), path);
+}
+
+std::string ConfigToText(const ManagerConfig& config) {
+  TextFormat::Printer printer;
+  std::string out;
+  printer.PrintToString(config, &out);
+  return out;
+}
+
+}  // namespace milter::manager

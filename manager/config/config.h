@@ -1,0 +1,42 @@
+// Loading the milter manager's configuration: protobuf text format
+// (config.proto) from a file or a string, defaults filled in, validated.
+//
+//   absl::StatusOr<ManagerConfig> c =
+//   LoadConfigFile("/etc/milter-manager.conf");
+//
+// Every error names the file, line and column and what is wrong:
+//   "/etc/milter-manager.conf:7:5: child \"dkim\": connection_spec: ..."
+// A configuration that loads is complete: every default is filled in, so
+// what --show-config prints is what runs.
+
+#ifndef MANAGER_CONFIG_CONFIG_H_
+#define MANAGER_CONFIG_CONFIG_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "manager/config/config.pb.h"
+
+namespace milter::manager {
+
+using config::ChildConfig;
+using config::ManagerConfig;
+
+// The configuration with no file at all: listen on inet:10025@[127.0.0.1],
+// no children, accept.
+ManagerConfig EmbeddedDefault();
+
+// Parses `text`; `file_name` is used in error messages.
+absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
+                                          std::string_view file_name);
+
+// Reads and parses `path`.
+absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path);
+
+// The configuration as text, every field shown (what --show-config prints).
+std::string ConfigToText(const ManagerConfig& config);
+
+}  // namespace milter::manager
+
+#endif  // MANAGER_CONFIG_CONFIG_H_

@@ -1,0 +1,122 @@
+// Configuration loading: defaults, the effective configuration, and errors
+// that name file, line, column and problem.
+
+#include "manager/config/config.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace milter::manager {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ConfigTest, EmptyFileGivesTheEmbeddedDefault) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig("", "empty.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->connection_spec(), "inet:10025@[127.0.0.1]");
+  EXPECT_EQ(c->fallback_status(), config::ACCEPT);
+  EXPECT_EQ(c->fallback_status_at_disconnect(), config::TEMPFAIL);
+  EXPECT_EQ(c->unix_socket_mode(), 0660u);
+  EXPECT_GE(c->io_threads(), 1u);
+  EXPECT_EQ(c->child_size(), 0);
+  EXPECT_EQ(ConfigToText(*c), ConfigToText(EmbeddedDefault()));
+}
+
+TEST(ConfigTest, ChildDefaultsAreFilledIn) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig(
+      R"(fallback_status: TEMPFAIL
+         child { name: "dkim" connection_spec: "inet:8891@127.0.0.1" })",
+      "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ChildConfig& child = c->child(0);
+  EXPECT_TRUE(child.enabled());
+  EXPECT_FALSE(child.evaluation_mode());
+  EXPECT_EQ(child.fallback_status(), config::TEMPFAIL);  // the manager's
+  EXPECT_EQ(child.connect_timeout(), 30);
+  EXPECT_EQ(child.reading_timeout(), 30);
+  EXPECT_EQ(child.end_of_message_timeout(), 300);
+}
+
+TEST(ConfigTest, ShowConfigPrintsEveryFieldAndParsesBack) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig(
+      R"(child { name: "a" connection_spec: "unix:/run/a.sock" })", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::string text = ConfigToText(*c);
+  for (const char* field :
+       {"connection_spec:", "unix_socket_mode:", "fallback_status:",
+        "max_connections:", "max_message_memory_bytes:", "io_threads:",
+        "log_level:", "evaluation_mode:", "enabled:", "reading_timeout:"}) {
+    EXPECT_THAT(text, HasSubstr(field));
+  }
+  absl::StatusOr<ManagerConfig> again = ParseConfig(text, "shown.conf");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(ConfigToText(*again), text);
+}
+
+TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
+  absl::StatusOr<ManagerConfig> c =
+      ParseConfig("connection_spec: \"inet:1@[::1]\"\nchild {\n  nme: \"x\"\n}",
+                  "/etc/m.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("/etc/m.conf:3:"));
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("nme"));
+}
+
+TEST(ConfigTest, BadChildSpecNamesTheLineOfTheField) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig(
+      "child {\n  name: \"dkim\"\n  connection_spec: \"inet:notaport\"\n}",
+      "m.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("m.conf:3:3: child \"dkim\": connection_spec: "));
+}
+
+TEST(ConfigTest, DuplicateAndMissingThingsAreRefused) {
+  auto dup = ParseConfig(
+      R"(child { name: "a" connection_spec: "unix:/a" }
+child { name: "a" connection_spec: "unix:/b" })",
+      "m.conf");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(std::string(dup.status().message()),
+              HasSubstr("m.conf:2:9: child \"a\": name used twice"));
+  auto no_spec = ParseConfig(R"(child { name: "a" })", "m.conf");
+  ASSERT_FALSE(no_spec.ok());
+  EXPECT_THAT(std::string(no_spec.status().message()),
+              HasSubstr("connection_spec is missing"));
+  auto no_name =
+      ParseConfig(R"(child { connection_spec: "unix:/a" })", "m.conf");
+  ASSERT_FALSE(no_name.ok());
+  EXPECT_THAT(std::string(no_name.status().message()),
+              HasSubstr("m.conf:1:1: child 1: name must be"));
+  auto bad_timeout = ParseConfig(
+      R"(child { name: "a" connection_spec: "unix:/a" reading_timeout: -1 })",
+      "m.conf");
+  ASSERT_FALSE(bad_timeout.ok());
+  EXPECT_THAT(std::string(bad_timeout.status().message()),
+              HasSubstr("reading_timeout must be between"));
+  auto bad_spec = ParseConfig(R"(connection_spec: "tcp:25")", "m.conf");
+  ASSERT_FALSE(bad_spec.ok());
+  EXPECT_THAT(std::string(bad_spec.status().message()),
+              HasSubstr("m.conf:1:1: connection_spec: "));
+}
+
+TEST(ConfigTest, MissingFileIsAClearError) {
+  auto c = LoadConfigFile("/nonexistent/milter-manager.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("/nonexistent/milter-manager.conf: cannot read"));
+}
+
+TEST(ConfigTest, LoadsAFile) {
+  std::string path = ::testing::TempDir() + "/m.conf";
+  std::ofstream(path) << "child { name: \"x\" connection_spec: \"unix:/x\" }\n";
+  auto c = LoadConfigFile(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->child(0).name(), "x");
+}
+
+}  // namespace
+}  // namespace milter::manager
