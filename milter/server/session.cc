@@ -414,6 +414,7 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
     if (std::holds_alternative<codec::Progress>(response)) {
       ++verdict.progress;
       deadline = absl::Now() + timeout;
+      if (on_progress_) on_progress_();
       continue;
     }
     if (std::optional<codec::Modification> m =

@@ -35,6 +35,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -124,6 +125,13 @@ class Session {
   const std::optional<std::string>& symbol_list(codec::MacroStage stage) const {
     return symbol_lists_[static_cast<int>(stage)];
   }
+  // Called for each progress packet as it arrives, before the answer (a
+  // relay passes it on at once so that its own MTA keeps waiting). Runs on
+  // the session's executor; must not call into this session.
+  void set_on_progress(std::function<void()> on_progress) {
+    on_progress_ = std::move(on_progress);
+  }
+
   // The error that ended the session, or OK.
   const absl::Status& error() const { return error_; }
   const SessionOptions& options() const { return options_; }
@@ -184,6 +192,7 @@ class Session {
   bool out_unanswered_ = false;   // out_ holds a command without an answer
   std::array<std::optional<std::string>, codec::kNumMacroStages> symbol_lists_;
   std::string out_;  // packets to write
+  std::function<void()> on_progress_;
   static constexpr size_t kMaxDeferredBytes = 64 * 1024;
   absl::Status error_;
 };

@@ -1,0 +1,79 @@
+// One child milter within one MTA session: the MTA-side session to it, and
+// what the manager knows of its part in the current session and message
+// (whether it still takes part, why not, what it answered).
+//
+// A child stops taking part when it accepts (for the session at connect and
+// helo, for the message from MAIL on), when its verdict ends the message,
+// or when it fails (cannot connect, times out, breaks the protocol, dies):
+// a failed child contributes its fallback status once and is not asked
+// again in this MTA session.
+
+#ifndef MANAGER_CORE_CHILD_H_
+#define MANAGER_CORE_CHILD_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "asio/any_io_executor.hpp"
+#include "manager/config/config.pb.h"
+#include "manager/core/merge.h"
+#include "milter/codec/status.h"
+#include "milter/server/session.h"
+
+namespace milter::manager {
+
+class Child {
+ public:
+  enum class Part {
+    kActive,          // asked at every stage it negotiated
+    kDoneForMessage,  // accepted or ended the message; back at the next MAIL
+    kDoneForSession,  // accepted at connect or helo
+    kFailed,          // failed: never asked again in this session
+  };
+
+  Child(const config::ChildConfig* config, asio::any_io_executor executor,
+        const codec::OptionNegotiation& offer);
+
+  const std::string& name() const { return config_->name(); }
+  const config::ChildConfig& config() const { return *config_; }
+  server::Session& session() { return session_; }
+  bool evaluation_mode() const { return config_->evaluation_mode(); }
+
+  Part part() const { return part_; }
+  bool active() const { return part_ == Part::kActive; }
+  // Whether the child takes the stage `no_send_flag` covers.
+  bool takes(uint32_t no_send_flag) const {
+    return active() && session_.negotiated().Sends(no_send_flag);
+  }
+  // What the child negotiated (valid after a successful Open).
+  ChildNeeds needs() const;
+
+  // Records a failure: the child is out of the session. Returns the status
+  // it contributes (its fallback), once; later calls return continue.
+  codec::Status Fail(const absl::Status& error);
+  const absl::Status& error() const { return error_; }
+
+  // After a verdict of the child at a stage: updates its part (accept ends
+  // it for `message_scope` or the session; reject/tempfail/discard end it
+  // for the message).
+  void Answered(codec::Status status, bool message_scope);
+  // A new message starts: a child done for the last message takes part
+  // again.
+  void NewMessage();
+  // The body after a skip is not sent to this child.
+  bool body_skipped = false;
+
+ private:
+  const config::ChildConfig* config_;
+  server::Session session_;
+  Part part_ = Part::kActive;
+  absl::Status error_;
+};
+
+// Session options for a child: the offer and its timeouts.
+server::SessionOptions ChildSessionOptions(
+    const config::ChildConfig& config, const codec::OptionNegotiation& offer);
+
+}  // namespace milter::manager
+
+#endif  // MANAGER_CORE_CHILD_H_

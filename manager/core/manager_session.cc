@@ -1,0 +1,503 @@
+// ManagerSession: the children combined as the MTA would chain them.
+
+#include "manager/core/manager_session.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asio/this_coro.hpp"
+#include "manager/core/when_all.h"
+#include "milter/codec/header_value.h"
+#include "milter/codec/macros.h"
+#include "milter/net/socket_spec.h"
+#include "milter/server/mail_message.h"
+
+namespace milter::manager {
+namespace {
+
+namespace protocol = codec::protocol;
+using codec::MacroStage;
+
+bool EndsMessage(client::Status s) {
+  return s == client::Status::kReject || s == client::Status::kTempfail ||
+         s == client::Status::kDiscard || s == client::Status::kShutdown ||
+         s == client::Status::kConnectionFail;
+}
+
+}  // namespace
+
+void ManagerSession::Outcome::Merge(const Outcome& other) {
+  if (!other.objected) return;
+  if (!objected ||
+      codec::StatusSeverity(other.status) > codec::StatusSeverity(status)) {
+    *this = other;
+  }
+}
+
+ManagerSession::ManagerSession(
+    std::shared_ptr<const config::ManagerConfig> config, const LogSink* log)
+    : config_(std::move(config)),
+      log_(log),
+      store_(config_->max_message_memory_bytes(),
+             config_->temporary_directory()) {}
+
+ManagerSession::~ManagerSession() = default;
+
+void ManagerSession::Log(config::LogLevel level, std::string_view line) const {
+  if (log_ != nullptr && *log_ && level <= config_->log_level()) {
+    (*log_)(level, line);
+  }
+}
+
+std::string ManagerSession::QueueId(const Context& ctx) const {
+  return std::string(ctx.MacroOr("i", "-"));
+}
+
+asio::awaitable<client::Status> ManagerSession::OnNegotiate(
+    Context&, client::Negotiation& n) {
+  auto executor = co_await asio::this_coro::executor;
+  codec::OptionNegotiation offer = OfferToChildren(n.offer);
+  for (const config::ChildConfig& c : config_->child()) {
+    if (!c.enabled()) continue;
+    children_.push_back(std::make_unique<Child>(&c, executor, offer));
+  }
+  std::vector<asio::awaitable<void>> opens;
+  for (auto& child : children_) {
+    opens.push_back([](Child* c) -> asio::awaitable<void> {
+      absl::StatusOr<net::SocketSpec> spec =
+          net::ParseSocketSpec(c->config().connection_spec());
+      absl::Status status = spec.status();
+      if (spec.ok()) status = co_await c->session().Open(*spec);
+      if (!status.ok()) c->Fail(status);
+    }(child.get()));
+  }
+  co_await WhenAll(std::move(opens));
+  std::vector<ChildNeeds> needs;
+  Outcome at_start;
+  for (auto& child : children_) {
+    if (child->part() != Child::Part::kFailed) {
+      needs.push_back(child->needs());
+      continue;
+    }
+    Log(config::WARNING,
+        absl::StrCat("child ", child->name(),
+                     " is not available: ", child->error().message()));
+    Status fallback = FallbackStatusOf(child->config().fallback_status());
+    if (fallback != Status::kAccept) at_start.Merge({fallback, "", true});
+  }
+  MtaRequest request = UnionOfNeeds(n.offer, needs);
+  if (needs.empty()) {
+    // Nothing to ask: only the connect stage, for the manager's answer
+    // (its own fallback when it has no children at all).
+    request.request.protocol = protocol::kAllNoSend & ~protocol::kNoConnect;
+    if (children_.empty()) {
+      Status fallback = FallbackStatusOf(config_->fallback_status());
+      if (fallback != Status::kAccept) at_start.Merge({fallback, "", true});
+    }
+  }
+  // The first answered stage carries what negotiation decided.
+  if (at_start.objected) deferred_ = at_start;
+  n.request = request.request;
+  n.symbol_lists = request.symbol_lists;
+  co_return Status::kContinue;
+}
+
+void ManagerSession::Consider(Child& child,
+                              const absl::StatusOr<server::Verdict>& result,
+                              Scope scope, Outcome* outcome) {
+  Status status;
+  std::string reply;
+  if (!result.ok()) {
+    status = child.Fail(result.status());
+    Log(config::WARNING,
+        absl::StrCat("child ", child.name(),
+                     " failed: ", result.status().message(),
+                     "; its fallback is ", codec::StatusName(status)));
+  } else {
+    if (!result->answered) return;
+    status = result->decision;
+    reply = result->reply;
+    if (child.evaluation_mode()) {
+      Log(config::INFO,
+          absl::StrCat("child ", child.name(), " (evaluation) answered ",
+                       codec::StatusName(status)));
+      if (status == Status::kAccept)
+        child.Answered(status, scope != Scope::kSession);
+      return;
+    }
+    bool command_only =
+        scope == Scope::kCommand &&
+        (status == Status::kReject || status == Status::kTempfail);
+    if (!command_only) child.Answered(status, scope != Scope::kSession);
+  }
+  if (status == Status::kAccept || status == Status::kContinue ||
+      status == Status::kSkip || status == Status::kNoReply) {
+    return;
+  }
+  outcome->Merge({status, std::move(reply), true});
+}
+
+client::Status ManagerSession::Answer(Context& ctx, Outcome outcome,
+                                      Scope scope, uint32_t no_reply_flag) {
+  if (deferred_) {
+    outcome.Merge(*deferred_);
+    deferred_.reset();
+  }
+  if (outcome.objected && no_reply_flag != 0 &&
+      ctx.negotiated().NoReply(no_reply_flag)) {
+    deferred_ = std::move(outcome);  // the MTA reads no answer here
+    return Status::kContinue;
+  }
+  if (outcome.objected) {
+    if (!outcome.reply.empty() && (outcome.status == Status::kReject ||
+                                   outcome.status == Status::kTempfail)) {
+      absl::Status set = ctx.SetReplyText(outcome.reply);
+      if (!set.ok()) {
+        Log(config::WARNING,
+            absl::StrCat("child reply not passed on: ", set.message()));
+      }
+    }
+    return outcome.status;
+  }
+  // Nobody objected. When no child takes part any more, the manager has
+  // nothing left to ask for this scope.
+  bool anyone_left = false;
+  for (auto& child : children_) anyone_left |= child->active();
+  if (!anyone_left && scope != Scope::kCommand) return Status::kAccept;
+  return Status::kContinue;
+}
+
+asio::awaitable<client::Status> ManagerSession::Envelope(Context& ctx,
+                                                         uint32_t no_send_flag,
+                                                         uint32_t no_reply_flag,
+                                                         Scope scope,
+                                                         StageCall call) {
+  std::vector<Child*> asked;
+  for (auto& child : children_) {
+    if (child->takes(no_send_flag)) asked.push_back(child.get());
+  }
+  std::vector<absl::StatusOr<server::Verdict>> results(
+      asked.size(), absl::UnknownError("not asked"));
+  std::vector<asio::awaitable<void>> tasks;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    tasks.push_back([](Child* c, absl::StatusOr<server::Verdict>* out,
+                       const StageCall* call) -> asio::awaitable<void> {
+      *out = co_await (*call)(*c);
+    }(asked[i], &results[i], &call));
+  }
+  co_await WhenAll(std::move(tasks));
+  Outcome outcome;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    Consider(*asked[i], results[i], scope, &outcome);
+  }
+  co_return Answer(ctx, std::move(outcome), scope, no_reply_flag);
+}
+
+asio::awaitable<client::Status> ManagerSession::OnConnect(
+    Context& ctx, const client::ConnectionInfo& info) {
+  const auto& macros = ctx.macros().stage(MacroStage::kConnect);
+  co_return co_await Envelope(
+      ctx, protocol::kNoConnect, protocol::kNoReplyConnect, Scope::kSession,
+      [&](Child& c) { return c.session().ConnectStage(info, macros); });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnHelo(Context& ctx,
+                                                       std::string_view name) {
+  const auto& macros = ctx.macros().stage(MacroStage::kHelo);
+  co_return co_await Envelope(
+      ctx, protocol::kNoHelo, protocol::kNoReplyHelo, Scope::kSession,
+      [&](Child& c) { return c.session().Helo(name, macros); });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnMailFrom(
+    Context& ctx, std::string_view address, client::EsmtpArgs args) {
+  store_.Clear();
+  changes_.clear();
+  lead_ = nullptr;
+  lead_chosen_ = false;
+  for (auto& child : children_) child->NewMessage();
+  const auto& macros = ctx.macros().stage(MacroStage::kMail);
+  co_return co_await Envelope(
+      ctx, protocol::kNoMail, protocol::kNoReplyMail, Scope::kMessage,
+      [&](Child& c) { return c.session().Mail(address, args, macros); });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnRcptTo(
+    Context& ctx, std::string_view address, client::EsmtpArgs args) {
+  const auto& macros = ctx.macros().stage(MacroStage::kRcpt);
+  // A recipient the MTA already rejected (RCPT_REJ) goes only to children
+  // that asked for those.
+  bool rejected = ctx.MacroOr("{rcpt_mailer}", "") == "error";
+  co_return co_await Envelope(
+      ctx, protocol::kNoRcpt, protocol::kNoReplyRcpt, Scope::kCommand,
+      [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
+        if (rejected &&
+            !(c.session().negotiated().protocol & protocol::kRcptRejected)) {
+          co_return server::Verdict::NotSent();
+        }
+        co_return co_await c.session().Rcpt(address, args, macros);
+      });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnData(Context& ctx) {
+  const auto& macros = ctx.macros().stage(MacroStage::kData);
+  co_return co_await Envelope(
+      ctx, protocol::kNoData, protocol::kNoReplyData, Scope::kMessage,
+      [&](Child& c) { return c.session().Data(macros); });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnUnknown(
+    Context& ctx, std::string_view command) {
+  co_return co_await Envelope(
+      ctx, protocol::kNoUnknown, protocol::kNoReplyUnknown, Scope::kCommand,
+      [&](Child& c) { return c.session().Unknown(command); });
+}
+
+Child* ManagerSession::Lead() {
+  if (!lead_chosen_) {
+    lead_chosen_ = true;
+    for (auto& child : children_) {
+      if (child->active()) {
+        lead_ = child.get();
+        break;
+      }
+    }
+  }
+  return lead_ != nullptr && lead_->active() ? lead_ : nullptr;
+}
+
+asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
+                                                       uint32_t no_send_flag,
+                                                       uint32_t no_reply_flag,
+                                                       StageCall call) {
+  Child* lead = Lead();
+  Outcome outcome;
+  if (lead != nullptr && lead->takes(no_send_flag)) {
+    absl::StatusOr<server::Verdict> result = co_await call(*lead);
+    if (result.ok() && result->decision == Status::kSkip) {
+      lead->body_skipped = true;
+    }
+    Consider(*lead, result, Scope::kMessage, &outcome);
+  }
+  if (outcome.objected && EndsMessage(outcome.status)) {
+    co_return Answer(ctx, std::move(outcome), Scope::kMessage, no_reply_flag);
+  }
+  // Otherwise the stage goes on; whether the manager may stop asking is
+  // decided at end of message, when the others have seen the message.
+  co_return Status::kContinue;
+}
+
+asio::awaitable<client::Status> ManagerSession::OnHeader(
+    Context& ctx, std::string_view name, std::string_view value) {
+  // With HDR_LEADSPC (asked of the MTA, emulated otherwise) `value` is raw.
+  store_.headers().push_back({std::string(name), std::string(value)});
+  co_return co_await Stream(
+      ctx, protocol::kNoHeaders, protocol::kNoReplyHeader, [&](Child& c) {
+        return c.session().Header(
+            name, codec::HeaderValueForFilter(
+                      value, c.session().header_leading_space()));
+      });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {
+  const auto& macros = ctx.macros().stage(MacroStage::kEndOfHeaders);
+  co_return co_await Stream(
+      ctx, protocol::kNoEndOfHeaders, protocol::kNoReplyEndOfHeaders,
+      [&](Child& c) { return c.session().EndOfHeaders(macros); });
+}
+
+asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
+                                                       std::string_view chunk) {
+  if (absl::Status s = store_.AppendBody(chunk); !s.ok()) {
+    Log(config::ERROR, absl::StrCat("message store: ", s.message()));
+    co_return Status::kTempfail;
+  }
+  co_return co_await Stream(
+      ctx, protocol::kNoBody, protocol::kNoReplyBody,
+      [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
+        if (c.body_skipped) co_return server::Verdict::NotSent(Status::kSkip);
+        co_return co_await c.session().BodyChunk(chunk);
+      });
+}
+
+asio::awaitable<absl::StatusOr<server::EndOfMessageResult>>
+ManagerSession::Replay(Context& ctx, Child& child) {
+  server::Session& s = child.session();
+  auto stop = [](const absl::StatusOr<server::Verdict>& v) {
+    return !v.ok() || v->Final();
+  };
+  auto as_result = [](absl::StatusOr<server::Verdict> v)
+      -> absl::StatusOr<server::EndOfMessageResult> {
+    if (!v.ok()) return v.status();
+    server::EndOfMessageResult r;
+    r.verdict = *std::move(v);
+    return r;
+  };
+  for (const server::HeaderField& h : store_.headers()) {
+    auto v = co_await s.Header(
+        h.name, codec::HeaderValueForFilter(h.value, s.header_leading_space()));
+    if (stop(v)) co_return as_result(std::move(v));
+  }
+  auto v =
+      co_await s.EndOfHeaders(ctx.macros().stage(MacroStage::kEndOfHeaders));
+  if (stop(v)) co_return as_result(std::move(v));
+  std::string scratch;
+  for (size_t at = 0; at < store_.body_size();) {
+    absl::StatusOr<std::string_view> chunk =
+        store_.ReadBody(at, codec::kBodyChunkSize, &scratch);
+    if (!chunk.ok()) co_return chunk.status();
+    v = co_await s.BodyChunk(*chunk);
+    if (stop(v)) co_return as_result(std::move(v));
+    if (v.ok() && v->decision == Status::kSkip) break;
+    at += chunk->size();
+  }
+  co_return co_await s.EndOfMessage(
+      ctx.macros().stage(MacroStage::kEndOfMessage));
+}
+
+absl::Status ManagerSession::TakeChanges(
+    Child& child, const std::vector<codec::Modification>& changes) {
+  bool leading_space = child.session().header_leading_space();
+  server::MailMessage view;
+  view.headers = std::move(store_.headers());
+  absl::Status applied =
+      server::ApplyModifications(changes, leading_space, &view);
+  store_.headers() = std::move(view.headers);
+  if (!applied.ok()) return applied;
+  for (const codec::Modification& m : changes) {
+    codec::Modification raw = m;
+    // Header values as the MTA stores them, whatever the child negotiated
+    // (an empty change-header value still deletes).
+    if (auto* h = std::get_if<codec::mod::AddHeader>(&raw)) {
+      h->value = codec::HeaderValueFromFilter(h->value, leading_space);
+    } else if (auto* h = std::get_if<codec::mod::InsertHeader>(&raw)) {
+      h->value = codec::HeaderValueFromFilter(h->value, leading_space);
+    } else if (auto* h = std::get_if<codec::mod::ChangeHeader>(&raw)) {
+      if (!h->value.empty()) {
+        h->value = codec::HeaderValueFromFilter(h->value, leading_space);
+      }
+    }
+    if (const auto* body = std::get_if<codec::mod::ReplaceBody>(&m)) {
+      if (absl::Status s = store_.ReplaceBody(body->data); !s.ok()) return s;
+    }
+    changes_.push_back(std::move(raw));
+  }
+  return absl::OkStatus();
+}
+
+void ManagerSession::SendChanges(Context& ctx) {
+  // One body replacement, change-from and quarantine at most: the last.
+  int last_body = -1, last_from = -1, last_quarantine = -1;
+  for (size_t i = 0; i < changes_.size(); ++i) {
+    if (std::holds_alternative<codec::mod::ReplaceBody>(changes_[i])) {
+      last_body = static_cast<int>(i);
+    } else if (std::holds_alternative<codec::mod::ChangeFrom>(changes_[i])) {
+      last_from = static_cast<int>(i);
+    } else if (std::holds_alternative<codec::mod::Quarantine>(changes_[i])) {
+      last_quarantine = static_cast<int>(i);
+    }
+  }
+  for (size_t i = 0; i < changes_.size(); ++i) {
+    const codec::Modification& m = changes_[i];
+    int at = static_cast<int>(i);
+    absl::Status sent = absl::OkStatus();
+    if (const auto* h = std::get_if<codec::mod::AddHeader>(&m)) {
+      sent = ctx.AddHeader(h->name, h->value);
+    } else if (const auto* h = std::get_if<codec::mod::InsertHeader>(&m)) {
+      sent = ctx.InsertHeader(h->index, h->name, h->value);
+    } else if (const auto* h = std::get_if<codec::mod::ChangeHeader>(&m)) {
+      sent = ctx.ChangeHeader(h->name, h->index, h->value);
+    } else if (const auto* c = std::get_if<codec::mod::ChangeFrom>(&m)) {
+      if (at == last_from)
+        sent = ctx.ChangeFrom(c->address, c->args.value_or(""));
+    } else if (const auto* r = std::get_if<codec::mod::AddRecipient>(&m)) {
+      sent = r->args ? ctx.AddRecipient(r->address, *r->args)
+                     : ctx.AddRecipient(r->address);
+    } else if (const auto* r = std::get_if<codec::mod::DeleteRecipient>(&m)) {
+      sent = ctx.DeleteRecipient(r->address);
+    } else if (const auto* b = std::get_if<codec::mod::ReplaceBody>(&m)) {
+      if (at == last_body) sent = ctx.ReplaceBody(b->data);
+    } else if (const auto* q = std::get_if<codec::mod::Quarantine>(&m)) {
+      if (at == last_quarantine) sent = ctx.Quarantine(q->reason);
+    }
+    if (!sent.ok()) {
+      Log(config::WARNING,
+          absl::StrCat("change not passed on to the MTA (", codec::ToString(m),
+                       "): ", sent.message()));
+    }
+  }
+  changes_.clear();
+}
+
+asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
+  Child* lead = Lead();
+  Outcome outcome;
+  for (auto& child : children_) {
+    if (!child->active()) continue;
+    child->session().set_on_progress([&ctx] { (void)ctx.Progress(); });
+    // (No co_await inside ?: : GCC 12 miscompiles it.)
+    absl::StatusOr<server::EndOfMessageResult> result =
+        absl::UnknownError("not asked");
+    if (child.get() == lead) {
+      result = co_await child->session().EndOfMessage(
+          ctx.macros().stage(MacroStage::kEndOfMessage));
+    } else {
+      result = co_await Replay(ctx, *child);
+    }
+    child->session().set_on_progress(nullptr);
+    if (!result.ok()) {
+      Consider(*child, result.status(), Scope::kMessage, &outcome);
+    } else {
+      Consider(*child, result->verdict, Scope::kMessage, &outcome);
+      if (!child->evaluation_mode() &&
+          !(outcome.objected && EndsMessage(outcome.status))) {
+        if (absl::Status s = TakeChanges(*child, result->modifications);
+            !s.ok()) {
+          Log(config::WARNING,
+              absl::StrCat("child ", child->name(),
+                           " changes not applied: ", s.message()));
+        }
+      }
+    }
+    // As the MTA stops at the first child that ends the message.
+    if (outcome.objected && EndsMessage(outcome.status)) break;
+  }
+  if (!(outcome.objected && EndsMessage(outcome.status))) SendChanges(ctx);
+  changes_.clear();
+  Status answer = Answer(ctx, std::move(outcome), Scope::kMessage, 0);
+  co_return answer == Status::kAccept ? Status::kContinue : answer;
+}
+
+asio::awaitable<void> ManagerSession::OnAbort(Context&) {
+  store_.Clear();
+  changes_.clear();
+  lead_ = nullptr;
+  lead_chosen_ = false;
+  std::vector<asio::awaitable<void>> aborts;
+  for (auto& child : children_) {
+    if (child->part() == Child::Part::kFailed ||
+        !child->session().negotiated_ok()) {
+      continue;
+    }
+    aborts.push_back([](Child* c) -> asio::awaitable<void> {
+      absl::Status s = co_await c->session().Abort();
+      if (!s.ok()) c->Fail(s);
+    }(child.get()));
+  }
+  co_await WhenAll(std::move(aborts));
+}
+
+asio::awaitable<void> ManagerSession::OnClose(Context&) {
+  std::vector<asio::awaitable<void>> quits;
+  for (auto& child : children_) {
+    if (child->part() == Child::Part::kFailed) continue;
+    quits.push_back([](Child* c) -> asio::awaitable<void> {
+      co_await c->session().Quit();
+    }(child.get()));
+  }
+  co_await WhenAll(std::move(quits));
+  children_.clear();
+  store_.Clear();
+}
+
+}  // namespace milter::manager

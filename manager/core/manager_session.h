@@ -1,0 +1,132 @@
+// One MTA connection of the milter manager: to the MTA a filter (a
+// client::CoroutineFilter on the event loop), to each child an MTA (one
+// server::Session per child, on the same executor). It combines the children
+// as the MTA would chain them (see merge.h and docs/milter-manager.md):
+//
+// - Negotiation: every enabled child is connected and negotiated at once;
+//   the MTA is asked for the union of their needs.
+// - Envelope stages (connect, helo, MAIL, RCPT, DATA, unknown) go to every
+//   child taking part, concurrently; the most severe answer wins; a child's
+//   accept ends only its own part; reject and tempfail at RCPT refuse that
+//   recipient only.
+// - Content (headers, end of headers, body, end of message) goes to the
+//   children one after another: the first gets it as it arrives, the others
+//   get it replayed from the message store at end of message, each seeing
+//   the message as the earlier children changed it. The MTA gets every
+//   change in order (one body replacement, the last change-from and
+//   quarantine at most).
+// - A child that fails contributes its fallback status and is left out for
+//   the rest of the session; evaluation-mode children are asked, logged and
+//   otherwise ignored.
+//
+// Not thread-safe: lives on the MTA connection's executor.
+
+#ifndef MANAGER_CORE_MANAGER_SESSION_H_
+#define MANAGER_CORE_MANAGER_SESSION_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "manager/config/config.pb.h"
+#include "manager/core/child.h"
+#include "manager/core/message_store.h"
+#include "milter/client/filter.h"
+#include "milter/codec/modification.h"
+
+namespace milter::manager {
+
+// Where the manager's log lines go: one line each, level first.
+using LogSink = std::function<void(config::LogLevel, std::string_view)>;
+
+class ManagerSession : public client::CoroutineFilter {
+ public:
+  using Status = client::Status;
+  using Context = client::Context;
+
+  // `config` and `log` are shared by the sessions of a manager; `log` may
+  // be null.
+  ManagerSession(std::shared_ptr<const config::ManagerConfig> config,
+                 const LogSink* log);
+  ~ManagerSession() override;
+
+  asio::awaitable<Status> OnNegotiate(Context&, client::Negotiation&) override;
+  asio::awaitable<Status> OnConnect(Context&,
+                                    const client::ConnectionInfo&) override;
+  asio::awaitable<Status> OnHelo(Context&, std::string_view) override;
+  asio::awaitable<Status> OnMailFrom(Context&, std::string_view,
+                                     client::EsmtpArgs) override;
+  asio::awaitable<Status> OnRcptTo(Context&, std::string_view,
+                                   client::EsmtpArgs) override;
+  asio::awaitable<Status> OnData(Context&) override;
+  asio::awaitable<Status> OnUnknown(Context&, std::string_view) override;
+  asio::awaitable<Status> OnHeader(Context&, std::string_view,
+                                   std::string_view) override;
+  asio::awaitable<Status> OnEndOfHeaders(Context&) override;
+  asio::awaitable<Status> OnBody(Context&, std::string_view) override;
+  asio::awaitable<Status> OnEndOfMessage(Context&) override;
+  asio::awaitable<void> OnAbort(Context&) override;
+  asio::awaitable<void> OnClose(Context&) override;
+
+ private:
+  using StageCall =
+      std::function<asio::awaitable<absl::StatusOr<server::Verdict>>(Child&)>;
+  // What a verdict concerns: the SMTP session (connect, helo), the message
+  // (MAIL on), or one command only (reject/tempfail at RCPT or an unknown
+  // command refuse just that).
+  enum class Scope { kSession, kMessage, kCommand };
+  // What the children said to one stage.
+  struct Outcome {
+    Status status = Status::kContinue;  // the most severe objection
+    std::string reply;                  // of the child whose verdict won
+    bool objected = false;              // anything but accept/continue/skip
+    // Keeps the more severe of this and `other`.
+    void Merge(const Outcome& other);
+  };
+
+  // Asks every child taking the stage (`no_send_flag`) at once; merges.
+  asio::awaitable<Status> Envelope(Context& ctx, uint32_t no_send_flag,
+                                   uint32_t no_reply_flag, Scope scope,
+                                   StageCall call);
+  // Folds one child's answer (or failure) into `outcome`.
+  void Consider(Child& child, const absl::StatusOr<server::Verdict>& result,
+                Scope scope, Outcome* outcome);
+  // The manager's answer: `outcome` with deferred verdicts, the reply set.
+  // At a stage the MTA does not wait an answer for (`no_reply_flag` in
+  // force) an objection is deferred to the next answered stage.
+  Status Answer(Context& ctx, Outcome outcome, Scope scope,
+                uint32_t no_reply_flag);
+  // The content stages for the child that gets content as it arrives.
+  asio::awaitable<Status> Stream(Context& ctx, uint32_t no_send_flag,
+                                 uint32_t no_reply_flag, StageCall call);
+  Child* Lead();
+  // Replays the stored message to `child` up to its end of message.
+  asio::awaitable<absl::StatusOr<server::EndOfMessageResult>> Replay(
+      Context& ctx, Child& child);
+  // Applies `child`'s changes to the store and queues them for the MTA.
+  absl::Status TakeChanges(Child& child,
+                           const std::vector<codec::Modification>& changes);
+  // Sends the queued changes to the MTA.
+  void SendChanges(Context& ctx);
+  void Log(config::LogLevel level, std::string_view line) const;
+  std::string QueueId(const Context& ctx) const;
+
+  std::shared_ptr<const config::ManagerConfig> config_;
+  const LogSink* log_;
+  std::vector<std::unique_ptr<Child>> children_;
+  MessageStore store_;
+  Child* lead_ = nullptr;  // set at the message's first content stage
+  bool lead_chosen_ = false;
+  // An objection that could not be given at a stage without reply (or at
+  // negotiation), for the next answered stage.
+  std::optional<Outcome> deferred_;
+  // Changes for the MTA, header values raw.
+  std::vector<codec::Modification> changes_;
+};
+
+}  // namespace milter::manager
+
+#endif  // MANAGER_CORE_MANAGER_SESSION_H_

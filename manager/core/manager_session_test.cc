@@ -1,0 +1,314 @@
+// Scenario tests of the manager's combination rules: real sockets, children
+// built on milter/client, the MTA played by milter/server.
+
+#include "manager/core/manager_session.h"
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "manager/config/config.h"
+#include "manager/core/manager.h"
+#include "manager/core/scripted_child.h"
+#include "milter/server/blocking_session.h"
+
+namespace milter::manager {
+namespace {
+
+using client::Context;
+using client::Status;
+using server::BlockingSession;
+using server::Decision;
+using testing::ChildScript;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using testing::ScriptedChild;
+namespace mod = codec::mod;
+
+// Under /tmp: Bazel's test directory is too deep for unix socket paths.
+std::string TempDir() {
+  std::string dir = "/tmp/mgrXXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) std::abort();
+  return dir;
+}
+
+// A manager with children, served on a unix socket on a thread.
+class ManagerUnderTest {
+ public:
+  ManagerUnderTest(const std::string& dir, const std::string& children_text,
+                   const std::string& extra = "") {
+    std::string text =
+        absl::StrCat("connection_spec: \"unix:", dir,
+                     "/manager.sock\"\nio_threads: 1\n", extra, children_text);
+    absl::StatusOr<config::ManagerConfig> config = ParseConfig(text, "test");
+    EXPECT_TRUE(config.ok()) << config.status();
+    manager_ = std::make_unique<Manager>(*config, nullptr);
+    EXPECT_TRUE(manager_->Listen().ok());
+    spec_ = manager_->bound_specs().front();
+    thread_ = std::thread([this] { (void)manager_->Run(); });
+  }
+  ~ManagerUnderTest() {
+    manager_->Stop();
+    thread_.join();
+  }
+  const std::string& spec() const { return spec_; }
+
+ private:
+  std::unique_ptr<Manager> manager_;
+  std::string spec_;
+  std::thread thread_;
+};
+
+std::string Child(const std::string& name, const ScriptedChild& c,
+                  const std::string& extra = "") {
+  return absl::StrCat("child { name: \"", name, "\" connection_spec: \"",
+                      c.spec(), "\" ", extra, " }\n");
+}
+
+server::ConnectionInfo Client() {
+  server::ConnectionInfo info;
+  info.hostname = "mx.example.net";
+  info.family = codec::Family::kInet;
+  info.port = 40000;
+  info.address = "192.0.2.1";
+  return info;
+}
+
+// Runs connect..rcpt for one recipient; returns the RCPT verdict.
+Decision Envelope(BlockingSession& mta) {
+  EXPECT_TRUE(mta.Connect(Client()).ok());
+  EXPECT_TRUE(mta.Helo("mx.example.net").ok());
+  EXPECT_TRUE(mta.Mail("<a@example.org>").ok());
+  auto rcpt = mta.Rcpt("<b@example.org>");
+  EXPECT_TRUE(rcpt.ok()) << rcpt.status();
+  return rcpt.ok() ? rcpt->decision : Decision::kContinue;
+}
+
+absl::StatusOr<server::EndOfMessageResult> Content(BlockingSession& mta,
+                                                   const std::string& body) {
+  for (auto [name, value] :
+       {std::pair{"From", "a@example.org"}, std::pair{"Subject", "hello"},
+        std::pair{"Received", "by x"}}) {
+    auto v = mta.Header(name, value);
+    if (!v.ok()) return v.status();
+  }
+  auto v = mta.EndOfHeaders();
+  if (!v.ok()) return v.status();
+  v = mta.Body(body);
+  if (!v.ok()) return v.status();
+  return mta.EndOfMessage({{"i", "QID1"}});
+}
+
+TEST(ManagerSessionTest, NoChildrenAcceptsAtConnect) {
+  std::string dir = TempDir();
+  ManagerUnderTest manager(dir, "");
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  auto v = mta.Connect(Client());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->decision, Decision::kAccept);
+}
+
+TEST(ManagerSessionTest, MostSevereEnvelopeVerdictWinsWithItsReply) {
+  std::string dir = TempDir();
+  ChildScript a, b;
+  a.mail = [](Context& ctx) {
+    (void)ctx.SetReply("451", "4.7.1", "try later");
+    return Status::kTempfail;
+  };
+  b.mail = [](Context& ctx) {
+    (void)ctx.SetReply("550", "5.7.1", "100% spam");
+    return Status::kReject;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_TRUE(mta.Connect(Client()).ok());
+  auto mail = mta.Mail("<a@example.org>");
+  ASSERT_TRUE(mail.ok()) << mail.status();
+  EXPECT_EQ(mail->decision, Decision::kReject);
+  EXPECT_EQ(mail->reply, "550 5.7.1 100%% spam");  // relayed as received
+}
+
+TEST(ManagerSessionTest, OneChildsAcceptDoesNotAcceptForOthers) {
+  std::string dir = TempDir();
+  ChildScript a, b;
+  a.connect = [](Context&) { return Status::kAccept; };
+  b.rcpt = [](Context&, std::string_view address) {
+    return address == "<bad@example.org>" ? Status::kReject : Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  auto connect = mta.Connect(Client());
+  ASSERT_TRUE(connect.ok());
+  EXPECT_EQ(connect->decision, Decision::kContinue);
+  ASSERT_TRUE(mta.Mail("<a@example.org>").ok());
+  // Reject at RCPT is for that recipient only.
+  EXPECT_EQ(mta.Rcpt("<bad@example.org>")->decision, Decision::kReject);
+  EXPECT_EQ(mta.Rcpt("<good@example.org>")->decision, Decision::kContinue);
+  EXPECT_THAT(ca.log().Events(), ElementsAre("connect mx.example.net"));
+}
+
+TEST(ManagerSessionTest, LaterChildSeesEarlierChildsChanges) {
+  std::string dir = TempDir();
+  ChildScript a, b;
+  a.eom = [](Context& ctx) {
+    EXPECT_TRUE(ctx.AddHeader("X-A", "from a").ok());
+    EXPECT_TRUE(ctx.ChangeHeader("Subject", 1, "[a] hello").ok());
+    EXPECT_TRUE(ctx.ReplaceBody("replaced by a\r\n").ok());
+    return Status::kContinue;
+  };
+  b.eom = [](Context& ctx) {
+    EXPECT_TRUE(ctx.InsertHeader(0, "X-B", "first").ok());
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto eom = Content(mta, "original body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_EQ(eom->verdict.decision, Decision::kContinue);
+  // b got the message as a changed it.
+  EXPECT_THAT(cb.log().Events(), Contains("header Subject:[a] hello"));
+  EXPECT_THAT(cb.log().Events(), Contains("header X-A:from a"));
+  EXPECT_THAT(cb.log().Bodies(), ElementsAre("replaced by a\r\n"));
+  EXPECT_THAT(ca.log().Bodies(), ElementsAre("original body\r\n"));
+  // The MTA gets every change, in order.
+  server::MailMessage message;
+  message.headers = {
+      {"From", " a@example.org"}, {"Subject", " hello"}, {"Received", " by x"}};
+  ASSERT_TRUE(server::ApplyModifications(eom->modifications,
+                                         mta.session().header_leading_space(),
+                                         &message)
+                  .ok());
+  std::vector<std::string> headers;
+  for (const auto& h : message.headers)
+    headers.push_back(h.name + ":" + h.value);
+  EXPECT_THAT(headers, ElementsAre("X-B: first", "From: a@example.org",
+                                   "Subject: [a] hello", "Received: by x",
+                                   "X-A: from a"));
+  EXPECT_EQ(message.body, "replaced by a\r\n");
+}
+
+TEST(ManagerSessionTest, RejectAtEndOfMessageStopsLaterChildren) {
+  std::string dir = TempDir();
+  ChildScript a, b;
+  a.eom = [](Context& ctx) {
+    (void)ctx.AddHeader("X-A", "x");
+    (void)ctx.SetReply("554", "5.7.1", "virus");
+    return Status::kReject;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_EQ(eom->verdict.decision, Decision::kReject);
+  EXPECT_EQ(eom->verdict.reply, "554 5.7.1 virus");
+  EXPECT_TRUE(eom->modifications.empty());
+  EXPECT_THAT(cb.log().Events(), ::testing::Not(Contains("eom")));
+}
+
+TEST(ManagerSessionTest, EvaluationModeChildNeverDecides) {
+  std::string dir = TempDir();
+  ChildScript a, b;
+  a.mail = [](Context&) { return Status::kReject; };
+  a.eom = [](Context& ctx) {
+    (void)ctx.AddHeader("X-Eval", "1");
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
+  ManagerUnderTest manager(
+      dir, Child("a", ca, "evaluation_mode: true") + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  EXPECT_EQ(Envelope(mta), Decision::kContinue);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_TRUE(eom->modifications.empty());
+}
+
+TEST(ManagerSessionTest, ChildDownAtStartGivesItsFallback) {
+  std::string dir = TempDir();
+  std::string down = absl::StrCat(
+      "child { name: \"down\" connection_spec: \"unix:", dir,
+      "/nobody.sock\" connect_timeout: 1 fallback_status: TEMPFAIL }\n");
+  ManagerUnderTest manager(dir, down);
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  auto v = mta.Connect(Client());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->decision, Decision::kTempfail);
+}
+
+TEST(ManagerSessionTest, ChildDownWithAcceptFallbackLeavesTheOthers) {
+  std::string dir = TempDir();
+  ChildScript b;
+  b.mail = [](Context&) { return Status::kReject; };
+  ScriptedChild cb(dir, "b", b);
+  std::string down = absl::StrCat(
+      "child { name: \"down\" connection_spec: \"unix:", dir,
+      "/nobody.sock\" connect_timeout: 1 fallback_status: ACCEPT }\n");
+  ManagerUnderTest manager(dir, down + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_TRUE(mta.Connect(Client()).ok());
+  EXPECT_EQ(mta.Mail("<a@example.org>")->decision, Decision::kReject);
+}
+
+TEST(ManagerSessionTest, SeveralMessagesWithAbortBetween) {
+  std::string dir = TempDir();
+  int n = 0;
+  ChildScript a;
+  a.eom = [&n](Context& ctx) {
+    (void)ctx.AddHeader("X-N", std::to_string(++n));
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a);
+  ManagerUnderTest manager(dir, Child("a", ca));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto first = Content(mta, "one\r\n");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(mta.Abort().ok());
+  ASSERT_TRUE(mta.Mail("<c@example.org>").ok());
+  ASSERT_TRUE(mta.Rcpt("<d@example.org>").ok());
+  auto second = Content(mta, "two\r\n");
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->modifications.size(), 1u);
+  // The manager keeps header values raw (HDR_LEADSPC with the MTA).
+  EXPECT_TRUE(mta.session().header_leading_space());
+  EXPECT_EQ(second->modifications[0],
+            codec::Modification(mod::AddHeader{"X-N", " 2"}));
+  EXPECT_THAT(ca.log().Bodies(), ElementsAre("one\r\n", "two\r\n"));
+}
+
+TEST(ManagerSessionTest, LargeBodySpillsToAFileAndIsReplayedWhole) {
+  std::string dir = TempDir();
+  ScriptedChild ca(dir, "a", {}), cb(dir, "b", {});
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb),
+                           "max_message_memory_bytes: 1000\n");
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  std::string body;
+  for (int i = 0; i < 20000; ++i) absl::StrAppend(&body, "line ", i, "\r\n");
+  auto eom = Content(mta, body);
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_THAT(cb.log().Bodies(), ElementsAre(body));
+}
+
+}  // namespace
+}  // namespace milter::manager
