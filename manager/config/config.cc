@@ -17,13 +17,26 @@
 #include "milter/net/socket_spec.h"
 
 namespace milter::manager {
+
+std::optional<uint32_t> SocketMode(const ManagerConfig& config) {
+  const std::string& text = config.unix_socket_mode();
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  uint32_t mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return std::nullopt;
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (mode > 07777) return std::nullopt;
+  return mode;
+}
+
 namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
 
 constexpr char kDefaultSpec[] = "inet:10025@[127.0.0.1]";
-constexpr uint32_t kDefaultSocketMode = 0660;
+constexpr char kDefaultSocketMode[] = "0660";
 constexpr uint64_t kDefaultMessageMemory = 1024 * 1024;
 
 // Collects the first parse error as "file:line:column: message".
@@ -142,10 +155,10 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
     return Invalid(at.Where(-1, "connection_spec"),
                    absl::StrCat("connection_spec: ", spec.status().message()));
   }
-  if (c.has_unix_socket_mode() && c.unix_socket_mode() > 07777) {
-    return Invalid(
-        at.Where(-1, "unix_socket_mode"),
-        "unix_socket_mode must be a permission mode (at most 07777)");
+  if (!SocketMode(c).has_value()) {
+    return Invalid(at.Where(-1, "unix_socket_mode"),
+                   "unix_socket_mode must be an octal permission mode such as "
+                   "\"0660\"");
   }
   if (c.io_threads() > 256) {
     return Invalid(at.Where(-1, "io_threads"), "io_threads must be 0..256");

@@ -12,6 +12,8 @@
 #ifndef MANAGER_CONFIG_CONFIG_H_
 #define MANAGER_CONFIG_CONFIG_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +32,9 @@ ManagerConfig EmbeddedDefault();
 // Parses `text`; `file_name` is used in error messages.
 absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
                                           std::string_view file_name);
+
+// The unix_socket_mode as permission bits; nullopt if it is not octal.
+std::optional<uint32_t> SocketMode(const ManagerConfig& config);
 
 // Reads and parses `path`.
 absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path);

@@ -19,7 +19,8 @@ TEST(ConfigTest, EmptyFileGivesTheEmbeddedDefault) {
   EXPECT_EQ(c->connection_spec(), "inet:10025@[127.0.0.1]");
   EXPECT_EQ(c->fallback_status(), config::ACCEPT);
   EXPECT_EQ(c->fallback_status_at_disconnect(), config::TEMPFAIL);
-  EXPECT_EQ(c->unix_socket_mode(), 0660u);
+  EXPECT_EQ(c->unix_socket_mode(), "0660");
+  EXPECT_EQ(SocketMode(*c), 0660u);
   EXPECT_GE(c->io_threads(), 1u);
   EXPECT_EQ(c->child_size(), 0);
   EXPECT_EQ(ConfigToText(*c), ConfigToText(EmbeddedDefault()));
@@ -101,6 +102,16 @@ child { name: "a" connection_spec: "unix:/b" })",
   ASSERT_FALSE(bad_spec.ok());
   EXPECT_THAT(std::string(bad_spec.status().message()),
               HasSubstr("m.conf:1:1: connection_spec: "));
+}
+
+TEST(ConfigTest, SocketModeIsOctal) {
+  auto c = ParseConfig(R"(unix_socket_mode: "0600")", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(SocketMode(*c), 0600u);
+  auto bad = ParseConfig(R"(unix_socket_mode: "0689")", "m.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("m.conf:1:1: unix_socket_mode must be an octal"));
 }
 
 TEST(ConfigTest, MissingFileIsAClearError) {

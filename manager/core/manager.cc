@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "manager/config/config.h"
 
 namespace milter::manager {
 
@@ -13,7 +14,7 @@ Manager::Manager(config::ManagerConfig config, LogSink log)
       log_(std::move(log)) {
   client::RunnerOptions options;
   options.listen = {config_->connection_spec()};
-  options.unix_socket_mode = config_->unix_socket_mode();
+  options.unix_socket_mode = SocketMode(*config_).value_or(0660);
   options.unix_socket_group = config_->unix_socket_group();
   options.max_sessions = config_->max_connections();
   options.io_threads = static_cast<int>(config_->io_threads());

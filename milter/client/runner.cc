@@ -189,6 +189,12 @@ absl::Status Runner::Listen() {
   for (const std::string& spec : options_.listen) {
     if (absl::Status s = ListenOn(spec); !s.ok()) return s;
   }
+  if (options_.handle_signals) {
+    // Caught from now on: a stop requested between Listen() and Run() (a
+    // supervisor that saw the listener) is kept for Run().
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+  }
   listening_ = true;
   return absl::OkStatus();
 }
@@ -196,8 +202,6 @@ absl::Status Runner::Listen() {
 absl::Status Runner::Run() {
   if (absl::Status s = Listen(); !s.ok()) return s;
   if (options_.handle_signals) {
-    signals_.add(SIGTERM);
-    signals_.add(SIGINT);
     signals_.async_wait([this](const std::error_code& ec, int) {
       if (!ec) BeginStop();
     });

@@ -82,7 +82,8 @@ class Runner {
 
   // Opens every listener. Run() calls it if not done yet; call it first to
   // learn, from bound_specs(), the ports the kernel chose for "inet:0"
-  // (and "inet6:0") specs.
+  // (and "inet6:0") specs. With `handle_signals`, SIGTERM and SIGINT are
+  // caught from here on (one that arrives before Run() stops it at once).
   absl::Status Listen();
   // Canonical specs of the bound sockets ("inet:40123@127.0.0.1").
   std::vector<std::string> bound_specs() const { return bound_specs_; }
