@@ -205,6 +205,7 @@ void FillDefaults(ManagerConfig* c) {
     if (!child.has_enabled()) child.set_enabled(true);
     if (!child.has_description()) child.set_description("");
     if (!child.has_evaluation_mode()) child.set_evaluation_mode(false);
+    if (!child.has_concurrent_content()) child.set_concurrent_content(false);
     if (child.fallback_status() == config::FALLBACK_UNSET) {
       child.set_fallback_status(c->fallback_status());
     }

@@ -257,7 +257,7 @@ Child* ManagerSession::Lead() {
   if (!lead_chosen_) {
     lead_chosen_ = true;
     for (auto& child : children_) {
-      if (child->active()) {
+      if (child->active() && !child->config().concurrent_content()) {
         lead_ = child.get();
         break;
       }
@@ -266,18 +266,37 @@ Child* ManagerSession::Lead() {
   return lead_ != nullptr && lead_->active() ? lead_ : nullptr;
 }
 
+std::vector<Child*> ManagerSession::Streamed(uint32_t no_send_flag) {
+  Child* lead = Lead();
+  std::vector<Child*> out;
+  for (auto& child : children_) {
+    bool streamed = child.get() == lead || child->config().concurrent_content();
+    if (streamed && child->takes(no_send_flag)) out.push_back(child.get());
+  }
+  return out;
+}
+
 asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
                                                        uint32_t no_send_flag,
                                                        uint32_t no_reply_flag,
                                                        StageCall call) {
-  Child* lead = Lead();
+  std::vector<Child*> streamed = Streamed(no_send_flag);
+  std::vector<absl::StatusOr<server::Verdict>> results(
+      streamed.size(), absl::UnknownError("not asked"));
+  std::vector<asio::awaitable<void>> tasks;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    tasks.push_back([](Child* c, absl::StatusOr<server::Verdict>* out,
+                       const StageCall* call) -> asio::awaitable<void> {
+      *out = co_await (*call)(*c);
+    }(streamed[i], &results[i], &call));
+  }
+  co_await WhenAll(std::move(tasks));
   Outcome outcome;
-  if (lead != nullptr && lead->takes(no_send_flag)) {
-    absl::StatusOr<server::Verdict> result = co_await call(*lead);
-    if (result.ok() && result->decision == Status::kSkip) {
-      lead->body_skipped = true;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    if (results[i].ok() && results[i]->decision == Status::kSkip) {
+      streamed[i]->body_skipped = true;
     }
-    Consider(*lead, result, Scope::kMessage, &outcome);
+    Consider(*streamed[i], results[i], Scope::kMessage, &outcome);
   }
   if (outcome.objected && EndsMessage(outcome.status)) {
     co_return Answer(ctx, std::move(outcome), Scope::kMessage, no_reply_flag);
@@ -355,15 +374,25 @@ ManagerSession::Replay(Context& ctx, Child& child) {
       ctx.macros().stage(MacroStage::kEndOfMessage));
 }
 
-absl::Status ManagerSession::TakeChanges(
+absl::Status ManagerSession::ApplyToStore(
     Child& child, const std::vector<codec::Modification>& changes) {
-  bool leading_space = child.session().header_leading_space();
   server::MailMessage view;
   view.headers = std::move(store_.headers());
-  absl::Status applied =
-      server::ApplyModifications(changes, leading_space, &view);
+  absl::Status applied = server::ApplyModifications(
+      changes, child.session().header_leading_space(), &view);
   store_.headers() = std::move(view.headers);
   if (!applied.ok()) return applied;
+  for (const codec::Modification& m : changes) {
+    if (const auto* body = std::get_if<codec::mod::ReplaceBody>(&m)) {
+      if (absl::Status s = store_.ReplaceBody(body->data); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ManagerSession::QueueForMta(
+    Child& child, const std::vector<codec::Modification>& changes) {
+  bool leading_space = child.session().header_leading_space();
   for (const codec::Modification& m : changes) {
     codec::Modification raw = m;
     // Header values as the MTA stores them, whatever the child negotiated
@@ -377,12 +406,8 @@ absl::Status ManagerSession::TakeChanges(
         h->value = codec::HeaderValueFromFilter(h->value, leading_space);
       }
     }
-    if (const auto* body = std::get_if<codec::mod::ReplaceBody>(&m)) {
-      if (absl::Status s = store_.ReplaceBody(body->data); !s.ok()) return s;
-    }
     changes_.push_back(std::move(raw));
   }
-  return absl::OkStatus();
 }
 
 void ManagerSession::SendChanges(Context& ctx) {
@@ -429,37 +454,73 @@ void ManagerSession::SendChanges(Context& ctx) {
   changes_.clear();
 }
 
-asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
+asio::awaitable<void> ManagerSession::RunChain(
+    Context& ctx, std::vector<EomResult>* results) {
   Child* lead = Lead();
-  Outcome outcome;
-  for (auto& child : children_) {
-    if (!child->active()) continue;
-    child->session().set_on_progress([&ctx] { (void)ctx.Progress(); });
+  for (size_t i = 0; i < children_.size(); ++i) {
+    Child& child = *children_[i];
+    if (!child.active() || child.config().concurrent_content()) continue;
     // (No co_await inside ?: : GCC 12 miscompiles it.)
-    absl::StatusOr<server::EndOfMessageResult> result =
-        absl::UnknownError("not asked");
-    if (child.get() == lead) {
-      result = co_await child->session().EndOfMessage(
+    EomResult result = absl::UnknownError("not asked");
+    if (&child == lead) {
+      result = co_await child.session().EndOfMessage(
           ctx.macros().stage(MacroStage::kEndOfMessage));
     } else {
-      result = co_await Replay(ctx, *child);
+      result = co_await Replay(ctx, child);
     }
-    child->session().set_on_progress(nullptr);
-    if (!result.ok()) {
-      Consider(*child, result.status(), Scope::kMessage, &outcome);
-    } else {
-      Consider(*child, result->verdict, Scope::kMessage, &outcome);
-      if (!child->evaluation_mode() &&
-          !(outcome.objected && EndsMessage(outcome.status))) {
-        if (absl::Status s = TakeChanges(*child, result->modifications);
-            !s.ok()) {
-          Log(config::WARNING,
-              absl::StrCat("child ", child->name(),
-                           " changes not applied: ", s.message()));
-        }
+    bool ends = !result.ok() || (!child.evaluation_mode() &&
+                                 EndsMessage(result->verdict.decision));
+    if (result.ok() && !child.evaluation_mode() && !ends) {
+      // The next children see the message as this one left it.
+      if (absl::Status s = ApplyToStore(child, result->modifications);
+          !s.ok()) {
+        Log(config::WARNING,
+            absl::StrCat("child ", child.name(),
+                         " changes not applied: ", s.message()));
       }
     }
-    // As the MTA stops at the first child that ends the message.
+    (*results)[i] = std::move(result);
+    // As the MTA stops at the first child that ends the message; a failed
+    // child's fallback is decided in configuration order afterwards.
+    if (ends && (*results)[i].ok()) break;
+  }
+}
+
+asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
+  std::vector<EomResult> results(children_.size(),
+                                 absl::UnknownError("not asked"));
+  std::vector<bool> asked(children_.size(), false);
+  std::vector<asio::awaitable<void>> tasks;
+  tasks.push_back(RunChain(ctx, &results));
+  for (size_t i = 0; i < children_.size(); ++i) {
+    Child& child = *children_[i];
+    if (!child.active()) continue;
+    asked[i] = true;
+    child.session().set_on_progress([&ctx] { (void)ctx.Progress(); });
+    if (!child.config().concurrent_content()) continue;
+    tasks.push_back(
+        [](Child* c, EomResult* out,
+           const codec::MacroMap::Pairs* macros) -> asio::awaitable<void> {
+          *out = co_await c->session().EndOfMessage(*macros);
+        }(&child, &results[i], &ctx.macros().stage(MacroStage::kEndOfMessage)));
+  }
+  co_await WhenAll(std::move(tasks));
+  // The answers in configuration order, as the MTA would have read them.
+  Outcome outcome;
+  for (size_t i = 0; i < children_.size(); ++i) {
+    if (!asked[i]) continue;
+    Child& child = *children_[i];
+    child.session().set_on_progress(nullptr);
+    if (absl::IsUnknown(results[i].status())) continue;  // chain stopped
+    if (!results[i].ok()) {
+      Consider(child, results[i].status(), Scope::kMessage, &outcome);
+    } else {
+      Consider(child, results[i]->verdict, Scope::kMessage, &outcome);
+      if (!child.evaluation_mode() &&
+          !(outcome.objected && EndsMessage(outcome.status))) {
+        QueueForMta(child, results[i]->modifications);
+      }
+    }
     if (outcome.objected && EndsMessage(outcome.status)) break;
   }
   if (!(outcome.objected && EndsMessage(outcome.status))) SendChanges(ctx);

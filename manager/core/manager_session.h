@@ -102,13 +102,25 @@ class ManagerSession : public client::CoroutineFilter {
   // The content stages for the child that gets content as it arrives.
   asio::awaitable<Status> Stream(Context& ctx, uint32_t no_send_flag,
                                  uint32_t no_reply_flag, StageCall call);
+  // The first chained child: it gets content as it arrives.
   Child* Lead();
   // Replays the stored message to `child` up to its end of message.
   asio::awaitable<absl::StatusOr<server::EndOfMessageResult>> Replay(
       Context& ctx, Child& child);
-  // Applies `child`'s changes to the store and queues them for the MTA.
-  absl::Status TakeChanges(Child& child,
-                           const std::vector<codec::Modification>& changes);
+  // Applies `child`'s changes to the stored message (what later children
+  // are shown).
+  absl::Status ApplyToStore(Child& child,
+                            const std::vector<codec::Modification>& changes);
+  // Queues `child`'s changes for the MTA, header values raw.
+  void QueueForMta(Child& child,
+                   const std::vector<codec::Modification>& changes);
+  using EomResult = absl::StatusOr<server::EndOfMessageResult>;
+  // End of message for the chained children, one after another; results by
+  // child index.
+  asio::awaitable<void> RunChain(Context& ctx, std::vector<EomResult>* results);
+  // The children that get content as it arrives: the lead and those with
+  // concurrent_content, when they take the stage.
+  std::vector<Child*> Streamed(uint32_t no_send_flag);
   // Sends the queued changes to the MTA.
   void SendChanges(Context& ctx);
   void Log(config::LogLevel level, std::string_view line) const;

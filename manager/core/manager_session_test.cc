@@ -199,6 +199,64 @@ TEST(ManagerSessionTest, LaterChildSeesEarlierChildsChanges) {
   EXPECT_EQ(message.body, "replaced by a\r\n");
 }
 
+TEST(ManagerSessionTest, ConcurrentContentChildSeesTheMessageAsReceived) {
+  std::string dir = TempDir();
+  ChildScript a, scanner, b;
+  a.eom = [](Context& ctx) {
+    (void)ctx.AddHeader("X-A", "a");
+    return Status::kContinue;
+  };
+  scanner.eom = [](Context& ctx) {
+    (void)ctx.AddHeader("X-Scanned", "clean");
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cs(dir, "scanner", scanner), cb(dir, "b", b);
+  ManagerUnderTest manager(
+      dir, Child("a", ca) + Child("scanner", cs, "concurrent_content: true") +
+               Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  // The scanner got the message as received; b, chained after a, saw X-A
+  // but not the scanner's header.
+  EXPECT_THAT(cs.log().Events(), ::testing::Not(Contains("header X-A:a")));
+  EXPECT_THAT(cb.log().Events(), Contains("header X-A:a"));
+  EXPECT_THAT(cb.log().Events(),
+              ::testing::Not(Contains("header X-Scanned:clean")));
+  // Changes in configuration order.
+  ASSERT_EQ(eom->modifications.size(), 2u);
+  EXPECT_EQ(eom->modifications[0],
+            codec::Modification(mod::AddHeader{"X-A", " a"}));
+  EXPECT_EQ(eom->modifications[1],
+            codec::Modification(mod::AddHeader{"X-Scanned", " clean"}));
+}
+
+TEST(ManagerSessionTest, ConcurrentContentChildCanRejectTheMessage) {
+  std::string dir = TempDir();
+  ChildScript a, scanner;
+  scanner.eom = [](Context& ctx) {
+    (void)ctx.SetReply("554", "5.7.1", "virus found");
+    return Status::kReject;
+  };
+  a.eom = [](Context& ctx) {
+    (void)ctx.AddHeader("X-A", "a");
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cs(dir, "scanner", scanner);
+  ManagerUnderTest manager(
+      dir, Child("scanner", cs, "concurrent_content: true") + Child("a", ca));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_EQ(eom->verdict.decision, Decision::kReject);
+  EXPECT_EQ(eom->verdict.reply, "554 5.7.1 virus found");
+  EXPECT_TRUE(eom->modifications.empty());
+}
+
 TEST(ManagerSessionTest, RejectAtEndOfMessageStopsLaterChildren) {
   std::string dir = TempDir();
   ChildScript a, b;
