@@ -100,29 +100,10 @@ asio::awaitable<VerdictOr> SendUpToBody(server::Session& session,
   co_return v;
 }
 
-// One SMTP session through the filter. Returns the exit status.
-asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
-  server::SessionOptions options;  // offers everything protocol 6 defines
-  options.read_timeout = absl::Seconds(10);
-  server::Session session(co_await asio::this_coro::executor, options);
-
-  if (absl::Status s = co_await session.Open(spec); !s.ok()) {
-    Complain("open", s);
-    co_return 1;
-  }
-  std::cout << "negotiated: version " << session.negotiated().version
-            << ", actions "
-            << milter::codec::ActionFlagsToString(session.negotiated().actions)
-            << "\n";
-
-  server::MailMessage message = ExampleMessage();
-  VerdictOr v = co_await SendUpToBody(session, message);
-  if (!v.ok()) co_return 1;  // the session is closed already
-  if (v->Final()) {
-    co_await session.Quit();
-    co_return 3;
-  }
-
+// End of message, quit, and the message as the filter left it. Returns the
+// exit status.
+asio::awaitable<int> FinishMessage(server::Session& session,
+                                   server::MailMessage& message) {
   const server::Macros queue_id = {{"i", "4Dx1Yz0TestQ"}};
   absl::StatusOr<server::EndOfMessageResult> eom =
       co_await session.EndOfMessage(queue_id);
@@ -155,6 +136,31 @@ asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
   }
   std::cout << "\n" << server::SerializeMessage(message, /*lf_only=*/true);
   co_return 0;
+}
+
+// One SMTP session through the filter. Returns the exit status.
+asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
+  server::SessionOptions options;  // offers everything protocol 6 defines
+  options.read_timeout = absl::Seconds(10);
+  server::Session session(co_await asio::this_coro::executor, options);
+
+  if (absl::Status s = co_await session.Open(spec); !s.ok()) {
+    Complain("open", s);
+    co_return 1;
+  }
+  std::cout << "negotiated: version " << session.negotiated().version
+            << ", actions "
+            << milter::codec::ActionFlagsToString(session.negotiated().actions)
+            << "\n";
+
+  server::MailMessage message = ExampleMessage();
+  VerdictOr v = co_await SendUpToBody(session, message);
+  if (!v.ok()) co_return 1;  // the session is closed already
+  if (v->Final()) {
+    co_await session.Quit();
+    co_return 3;
+  }
+  co_return co_await FinishMessage(session, message);
 }
 
 int Main(int argc, char** argv) {
