@@ -1,3 +1,6 @@
+// milter-test-server's command line: option rewriting, flag parsing,
+// validation into ToolOptions, and the --help text.
+
 #include "tools/milter-test-server/args.h"
 
 #include <fstream>

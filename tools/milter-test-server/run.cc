@@ -1,3 +1,6 @@
+// milter-test-server's sessions: the plan built from the options, one
+// session as a coroutine, many on a few event loops (see run.h).
+
 #include "tools/milter-test-server/run.h"
 
 #include <sys/resource.h>
