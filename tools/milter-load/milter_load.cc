@@ -102,6 +102,17 @@ size_t MessageSize() {
          static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_body_size)));
 }
 
+// The message body: --body_size bytes of numbered CRLF lines.
+std::string Body() {
+  std::string body;
+  for (int i = 0;
+       static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size); ++i) {
+    body += "body line " + std::to_string(i) + " of the load test message\r\n";
+  }
+  body.resize(std::max(0, absl::GetFlag(FLAGS_body_size)));
+  return body;
+}
+
 // Session packets after negotiation, honouring the filter's don't-send and
 // no-reply flags (an MTA does the same).
 std::vector<Step> BuildSteps(uint32_t protocol) {
@@ -167,12 +178,7 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
     codec::EncodeCommand(codec::EndOfHeaders{}, &b);
     steps.push_back({b, replies(p::kNoReplyEndOfHeaders)});
   }
-  std::string body;
-  for (int i = 0;
-       static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size); ++i) {
-    body += "body line " + std::to_string(i) + " of the load test message\r\n";
-  }
-  body.resize(absl::GetFlag(FLAGS_body_size));
+  std::string body = Body();
   if (sends(p::kNoBody) && !body.empty()) {
     for (size_t off = 0; off < body.size(); off += codec::kBodyChunkSize) {
       b.clear();
