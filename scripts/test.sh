@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what it needs, then
-#   1. bazel test //...            (unit, codec, in-process and socket tests)
+#   0. scripts/check_format.sh     (every *.cc/*.h clang-format 14 clean)
+#   1. bazel test //...            (unit, codec, in-process and socket tests;
+#                                    builds with -Werror, see .bazelrc)
 #   2. tests/integration/*.sh       (real peers: Postfix, libmilter, miltertest,
 #                                    python3-milter; each script is standalone)
 #   3. the library tests again under ASan/LeakSanitizer/UBSan
@@ -25,6 +27,10 @@ record() {  # name status
     failed=$((failed + 1)); failures+=("$1"); echo "== FAIL $1"
   fi
 }
+
+echo "== clang-format (scripts/check_format.sh)"
+bash scripts/check_format.sh
+record "clang-format" $?
 
 echo "== bazel test //..."
 bazel test //... 2>&1 | grep -v -E '^(Loading|Analyzing|INFO: From|\[[0-9,]+ / )' 

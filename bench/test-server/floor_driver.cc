@@ -13,9 +13,10 @@
 // the way milter-test-server drives them (try to receive first, register
 // with epoll only when the reply is not there yet).
 //
-// Prints "sessions N errors E seconds S". Exits 1 on a usage or set-up
-// error, or if any session failed (refused, reset, closed early, or sent a
-// reply nobody asked for).
+// Prints "sessions N errors E seconds S". Exits 0 if every session ran (or
+// after --help), 1 on a set-up error or if any session failed (refused,
+// reset, closed early, or sent a reply nobody asked for), 2 on a usage
+// error; the reason on standard error, one line.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -109,6 +111,8 @@ class Driver {
 
   long done() const { return done_; }
   long errors() const { return errors_; }
+  // Why the first failed session failed.
+  const std::string& first_error() const { return first_error_; }
 
  private:
   void Start(Slot* slot) {
@@ -118,10 +122,13 @@ class Driver {
     slot->registered = false;
     slot->have = 0;
     slot->group = 0;
-    if (slot->fd < 0 ||
-        connect(slot->fd, reinterpret_cast<const sockaddr*>(&address_),
+    if (slot->fd < 0) {
+      Fail(slot, "socket");
+      return;
+    }
+    if (connect(slot->fd, reinterpret_cast<const sockaddr*>(&address_),
                 sizeof(address_)) != 0) {
-      Finish(slot, false);
+      Fail(slot, "connect");
       return;
     }
     Write(slot);
@@ -130,9 +137,9 @@ class Driver {
   // Writes group `slot->group`; after the last one the session ends.
   void Write(Slot* slot) {
     const std::string& g = groups_[slot->group];
-    if (send(slot->fd, g.data(), g.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(g.size())) {
-      Finish(slot, false);
+    ssize_t sent = send(slot->fd, g.data(), g.size(), MSG_NOSIGNAL);
+    if (sent != static_cast<ssize_t>(g.size())) {
+      Fail(slot, sent < 0 ? "send" : "send: short write");
       return;
     }
     if (slot->group + 1 == groups_.size()) {
@@ -151,7 +158,7 @@ class Driver {
         ev.events = EPOLLIN | EPOLLET;
         ev.data.ptr = slot;
         if (epoll_ctl(epoll_, EPOLL_CTL_ADD, slot->fd, &ev) != 0) {
-          Finish(slot, false);
+          Fail(slot, "epoll_ctl");
           return;
         }
         slot->registered = true;
@@ -159,7 +166,7 @@ class Driver {
       return;
     }
     if (n <= 0) {
-      Finish(slot, false);
+      Fail(slot, n < 0 ? "recv" : "recv: the filter closed the connection");
       return;
     }
     slot->have += n;
@@ -171,15 +178,15 @@ class Driver {
       size_t len = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) |
                    (size_t{p[2]} << 8) | p[3];
       if (len == 0 || len > sizeof(slot->buf) - 4) {
-        Finish(slot, false);
+        Fail(slot, "a reply with a bad length");
         return;
       }
       if (slot->have - at < 4 + len) break;
       char code = static_cast<char>(p[4]);
       at += 4 + len;
       if (IsFinalReply(code)) {
-        if (at != slot->have) {  // a reply nobody asked for
-          Finish(slot, false);
+        if (at != slot->have) {
+          Fail(slot, "a reply nobody asked for");
           return;
         }
         slot->have = 0;
@@ -191,6 +198,17 @@ class Driver {
     std::memmove(slot->buf, slot->buf + at, slot->have - at);
     slot->have -= at;
     ready_.push_back(slot);
+  }
+
+  // Ends a failed session; `what` ends with errno's text if it names a call.
+  void Fail(Slot* slot, const char* what) {
+    if (first_error_.empty()) {
+      first_error_ = what;
+      if (std::strchr(what, ' ') == nullptr) {
+        first_error_ += std::string(": ") + std::strerror(errno);
+      }
+    }
+    Finish(slot, false);
   }
 
   void Finish(Slot* slot, bool ok) {
@@ -215,40 +233,69 @@ class Driver {
   long active_ = 0;
   long done_ = 0;
   long errors_ = 0;
+  std::string first_error_;
 };
 
-}  // namespace
+constexpr char kUsage[] =
+    "usage: floor_driver SOCKET_PATH GROUPS_FILE SESSIONS CONCURRENCY\n";
 
-int main(int argc, char** argv) {
+// The one line on standard error that says why the driver stopped.
+void Complain(const std::string& why) {
+  std::fprintf(stderr, "floor_driver: %s\n", why.c_str());
+}
+
+// A whole decimal number in [min, max], nothing else.
+bool ParseCount(const char* text, long min, long max, long* out) {
+  errno = 0;
+  char* end = nullptr;
+  long value = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 ||
+                    std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   if (argc != 5) {
-    std::fprintf(stderr,
-                 "usage: floor_driver SOCKET_PATH GROUPS_FILE SESSIONS "
-                 "CONCURRENCY\n");
-    return 1;
+    Complain("want SOCKET_PATH GROUPS_FILE SESSIONS CONCURRENCY (see --help)");
+    return 2;
   }
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (std::strlen(argv[1]) >= sizeof(address.sun_path)) {
-    std::fprintf(stderr, "floor_driver: socket path too long\n");
+  size_t length = std::strlen(argv[1]);
+  if (length == 0 || length >= sizeof(address.sun_path)) {
+    Complain("socket path is " + std::to_string(length) +
+             " bytes long; the limit is " +
+             std::to_string(sizeof(address.sun_path) - 1));
+    return 2;
+  }
+  std::memcpy(address.sun_path, argv[1], length);
+  long sessions = 0, concurrency = 0;
+  if (!ParseCount(argv[3], 1, 1L << 40, &sessions) ||
+      !ParseCount(argv[4], 1, 100000, &concurrency)) {
+    Complain("SESSIONS must be 1 or more, CONCURRENCY 1..100000");
+    return 2;
+  }
+  if (std::ifstream probe(argv[2]); !probe) {
+    Complain(std::string(argv[2]) + ": " + std::strerror(errno));
     return 1;
   }
-  std::strcpy(address.sun_path, argv[1]);
   std::vector<std::string> groups;
   if (!ReadGroups(argv[2], &groups)) {
-    std::fprintf(stderr, "floor_driver: %s: want two or more hex lines\n",
-                 argv[2]);
+    Complain(std::string(argv[2]) + ": want two or more lines of hex bytes");
     return 1;
   }
-  long sessions = std::atol(argv[3]);
-  int concurrency = std::atoi(argv[4]);
-  if (sessions < 1 || concurrency < 1 || concurrency > 100000) {
-    std::fprintf(stderr, "floor_driver: bad SESSIONS or CONCURRENCY\n");
-    return 1;
-  }
-  Driver driver(address, std::move(groups), sessions, concurrency);
+  Driver driver(address, std::move(groups), sessions,
+                static_cast<int>(concurrency));
   auto start = std::chrono::steady_clock::now();
   if (!driver.Run()) {
-    std::perror("floor_driver: epoll");
+    Complain(std::string("epoll: ") + std::strerror(errno));
     return 1;
   }
   double seconds =
@@ -256,5 +303,20 @@ int main(int argc, char** argv) {
           .count();
   std::printf("sessions %ld errors %ld seconds %.3f\n", driver.done(),
               driver.errors(), seconds);
-  return driver.errors() == 0 ? 0 : 1;
+  if (driver.errors() == 0) return 0;
+  std::fflush(stdout);
+  Complain(std::to_string(driver.errors()) + " of " + std::to_string(sessions) +
+           " sessions failed (first: " + driver.first_error() + ")");
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    Complain(e.what());
+  }
+  return 1;
 }

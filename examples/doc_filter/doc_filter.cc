@@ -1,3 +1,6 @@
+// DocFilter and SlowDnsFilter, the example filters of docs/client.md (see
+// doc_filter.h).
+
 #include "examples/doc_filter/doc_filter.h"
 
 #include <chrono>

@@ -3,18 +3,38 @@
 //
 //   doc_filter inet:10025@127.0.0.1
 //   doc_filter unix:/var/spool/postfix/doc_filter/doc_filter.sock
+//
+// Exit status: 0 after a clean stop or --help, 1 if it cannot listen or
+// fails while serving, 2 on a usage error; the reason on standard error, one
+// line.
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <string>
 
 #include "absl/status/status.h"
 #include "examples/doc_filter/doc_filter.h"
 #include "milter/client/runner.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+// The one line on standard error that says why the filter stopped.
+void Complain(const std::string& why) {
+  std::fprintf(stderr, "doc_filter: %s\n", why.c_str());
+}
+
+int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-h") == 0) {
+      std::printf("usage: doc_filter SOCKET_SPEC...\n");
+      return 0;
+    }
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s SOCKET_SPEC...\n", argv[0]);
+    Complain("missing SOCKET_SPEC (see --help)");
     return 2;
   }
   milter::client::RunnerOptions options;
@@ -27,16 +47,28 @@ int main(int argc, char** argv) {
 
   milter::client::Runner runner(doc_filter::MakeDocFilterFactory(), options);
   if (absl::Status s = runner.Listen(); !s.ok()) {
-    std::fprintf(stderr, "doc_filter: %s\n", s.ToString().c_str());
+    Complain(s.ToString());
     return 1;
   }
   for (const std::string& spec : runner.bound_specs()) {
     std::fprintf(stderr, "doc_filter: listening on %s\n", spec.c_str());
   }
-  absl::Status s = runner.Run();  // returns after SIGTERM/SIGINT
-  if (!s.ok()) {
-    std::fprintf(stderr, "doc_filter: %s\n", s.ToString().c_str());
+  if (absl::Status s = runner.Run(); !s.ok()) {  // after SIGTERM/SIGINT
+    Complain(s.ToString());
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    Complain(e.what());
+  } catch (...) {
+    Complain("unknown exception");
+  }
+  return 1;
 }

@@ -1,3 +1,5 @@
+// The example filter's callbacks (behaviour described in sample_filter.h).
+
 #include "examples/sample/sample_filter.h"
 
 #include "absl/strings/ascii.h"

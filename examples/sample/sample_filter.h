@@ -1,5 +1,5 @@
-// The example filter (behaviour fixed by issue 3; end-to-end tests rely on
-// it):
+// The example filter (its behaviour is fixed: end-to-end tests and the
+// benchmarks rely on it):
 //  - MAIL FROM <reject@example.com>: reply "550 5.7.1 ..." and reject.
 //  - End of message: add "X-Sample: yes"; change Subject to "[sample] " +
 //    the old subject; add recipient <added@D>, D the domain of the first RCPT

@@ -1,3 +1,8 @@
+// Unit tests of the example filter with milter::testing::FilterTester:
+// negotiation (with and without the MTA's no-reply flags), the rejected
+// sender, the end-of-message changes, REPLACE, NOMOD, and no state carried
+// from one message to the next.
+
 #include "examples/sample/sample_filter.h"
 
 #include "gmock/gmock.h"

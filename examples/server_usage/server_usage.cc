@@ -4,10 +4,12 @@
 //
 //   server_usage SOCKET_SPEC        e.g. unix:/tmp/filter.sock
 //
-// Exit status: 0 if the message would be delivered, 1 on a session error
-// (cannot connect, timeout, protocol violation), 2 on a usage error, 3 if the
-// filter refused the message.
+// Exit status: 0 if the message would be delivered (or --help), 1 on a
+// session error (cannot connect, timeout, protocol violation), 2 on a usage
+// error, 3 if the filter refused the message. Verdicts go to standard
+// output; the reason for a failure to standard error, one line.
 
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -16,7 +18,6 @@
 #include "absl/time/time.h"
 #include "asio/awaitable.hpp"
 #include "asio/co_spawn.hpp"
-#include "asio/detached.hpp"
 #include "asio/io_context.hpp"
 #include "milter/codec/header_value.h"
 #include "milter/codec/modification.h"
@@ -27,6 +28,11 @@
 
 namespace server = milter::server;
 using VerdictOr = absl::StatusOr<server::Verdict>;
+
+// The one line on standard error that says why the session failed.
+void Complain(const std::string& what, const absl::Status& status) {
+  std::cerr << "server_usage: " << what << ": " << status << "\n";
+}
 
 // The message as the MTA holds it: header values raw, as after the colon.
 server::MailMessage ExampleMessage() {
@@ -44,7 +50,7 @@ server::MailMessage ExampleMessage() {
 // a verdict that ends the message: anything but continue and skip).
 bool Stop(const char* stage, const VerdictOr& v) {
   if (!v.ok()) {
-    std::cout << stage << ": error: " << v.status() << "\n";
+    Complain(stage, v.status());
     return true;
   }
   std::cout << stage << ": " << server::StatusName(v->decision)
@@ -96,6 +102,43 @@ asio::awaitable<VerdictOr> SendUpToBody(server::Session& session,
   co_return v;
 }
 
+// End of message, quit, and the message as the filter left it. Returns the
+// exit status.
+asio::awaitable<int> FinishMessage(server::Session& session,
+                                   server::MailMessage& message) {
+  const server::Macros queue_id = {{"i", "4Dx1Yz0TestQ"}};
+  absl::StatusOr<server::EndOfMessageResult> eom =
+      co_await session.EndOfMessage(queue_id);
+  if (Stop("end-of-message",
+           eom.ok() ? VerdictOr(eom->verdict) : VerdictOr(eom.status()))) {
+    if (!eom.ok()) co_return 1;
+    if (eom->verdict.decision != server::Decision::kAccept) {
+      co_await session.Quit();
+      co_return 3;
+    }
+  }
+  if (absl::Status s = co_await session.Quit(); !s.ok()) {
+    Complain("quit", s);
+    co_return 1;
+  }
+
+  for (const server::Modification& m : eom->modifications) {
+    std::cout << "modification: " << milter::codec::ToString(m) << "\n";
+  }
+  absl::Status applied = server::ApplyModifications(
+      eom->modifications, session.header_leading_space(), &message);
+  if (!applied.ok()) {
+    Complain("apply", applied);
+    co_return 1;
+  }
+  std::cout << "envelope-from: " << message.envelope_from << "\n";
+  for (const std::string& r : message.recipients) {
+    std::cout << "envelope-recipient: " << r << "\n";
+  }
+  std::cout << "\n" << server::SerializeMessage(message, /*lf_only=*/true);
+  co_return 0;
+}
+
 // One SMTP session through the filter. Returns the exit status.
 asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
   server::SessionOptions options;  // offers everything protocol 6 defines
@@ -103,7 +146,7 @@ asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
   server::Session session(co_await asio::this_coro::executor, options);
 
   if (absl::Status s = co_await session.Open(spec); !s.ok()) {
-    std::cout << "open: error: " << s << "\n";
+    Complain("open", s);
     co_return 1;
   }
   std::cout << "negotiated: version " << session.negotiated().version
@@ -118,43 +161,17 @@ asio::awaitable<int> RunOne(const milter::net::SocketSpec& spec) {
     co_await session.Quit();
     co_return 3;
   }
-
-  const server::Macros queue_id = {{"i", "4Dx1Yz0TestQ"}};
-  absl::StatusOr<server::EndOfMessageResult> eom =
-      co_await session.EndOfMessage(queue_id);
-  if (Stop("end-of-message",
-           eom.ok() ? VerdictOr(eom->verdict) : VerdictOr(eom.status()))) {
-    if (!eom.ok()) co_return 1;
-    if (eom->verdict.decision != server::Decision::kAccept) {
-      co_await session.Quit();
-      co_return 3;
-    }
-  }
-  if (absl::Status s = co_await session.Quit(); !s.ok()) {
-    std::cout << "quit: error: " << s << "\n";
-    co_return 1;
-  }
-
-  for (const server::Modification& m : eom->modifications) {
-    std::cout << "modification: " << milter::codec::ToString(m) << "\n";
-  }
-  absl::Status applied = server::ApplyModifications(
-      eom->modifications, session.header_leading_space(), &message);
-  if (!applied.ok()) {
-    std::cout << "apply: error: " << applied << "\n";
-    co_return 1;
-  }
-  std::cout << "envelope-from: " << message.envelope_from << "\n";
-  for (const std::string& r : message.recipients) {
-    std::cout << "envelope-recipient: " << r << "\n";
-  }
-  std::cout << "\n" << server::SerializeMessage(message, /*lf_only=*/true);
-  co_return 0;
+  co_return co_await FinishMessage(session, message);
 }
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
+  if (argc == 2 &&
+      (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << "usage: server_usage SOCKET_SPEC\n";
+    return 0;
+  }
   if (argc != 2) {
-    std::cerr << "usage: server_usage SOCKET_SPEC\n";
+    std::cerr << "server_usage: want one SOCKET_SPEC (see --help)\n";
     return 2;
   }
   absl::StatusOr<milter::net::SocketSpec> spec =
@@ -165,10 +182,21 @@ int main(int argc, char** argv) {
   }
   asio::io_context io;
   int exit_status = 1;
+  std::exception_ptr failure;  // an exception the coroutine let out
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> { exit_status = co_await RunOne(*spec); },
-      asio::detached);
+      [&](std::exception_ptr e) { failure = e; });
   io.run();  // returns once the session's coroutine has finished
+  if (failure) std::rethrow_exception(failure);
   return exit_status;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "server_usage: " << e.what() << "\n";
+  }
+  return 1;
 }

@@ -6,25 +6,47 @@
 //
 // Sends connect, HELO and MAIL FROM <reject@example.com>, prints the verdict
 // of the first stage that ends the session (or of MAIL FROM) and quits.
-// Exit status: 0 if the filter let the sender through, 1 on an error, 2 on a
-// usage error, 3 if it refused.
+// Exit status: 0 if the filter let the sender through (or --help), 1 on an
+// error, 2 on a usage error, 3 if it refused; the reason for a failure on
+// standard error, one line.
 
+#include <exception>
 #include <iostream>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "milter/net/socket_spec.h"
 #include "milter/server/blocking_session.h"
 
 namespace server = milter::server;
 
-int main(int argc, char** argv) {
+namespace {
+
+// The one line on standard error that says why the session failed.
+void Complain(const std::string& what, const absl::Status& status) {
+  std::cerr << "server_usage_blocking: " << what << ": " << status << "\n";
+}
+
+int Main(int argc, char** argv) {
+  if (argc == 2 &&
+      (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << "usage: server_usage_blocking SOCKET_SPEC\n";
+    return 0;
+  }
   if (argc != 2) {
-    std::cerr << "usage: server_usage_blocking SOCKET_SPEC\n";
+    std::cerr << "server_usage_blocking: want one SOCKET_SPEC (see --help)\n";
+    return 2;
+  }
+  if (absl::StatusOr<milter::net::SocketSpec> spec =
+          milter::net::ParseSocketSpec(argv[1]);
+      !spec.ok()) {
+    std::cerr << "server_usage_blocking: " << spec.status().message() << "\n";
     return 2;
   }
   server::BlockingSession session;  // default SessionOptions
   if (absl::Status s = session.Open(argv[1]); !s.ok()) {
-    std::cerr << "open: " << s << "\n";
+    Complain("open", s);
     return 1;
   }
   server::ConnectionInfo client;
@@ -46,14 +68,25 @@ int main(int argc, char** argv) {
     stage = "mail";
   }
   if (!v.ok()) {
-    std::cerr << stage << ": " << v.status() << "\n";
+    Complain(stage, v.status());
     return 1;
   }
   std::cout << stage << ": " << server::StatusName(v->decision)
             << (v->reply.empty() ? "" : " ") << v->reply << "\n";
   if (absl::Status s = session.Quit(); !s.ok()) {
-    std::cerr << "quit: " << s << "\n";
+    Complain("quit", s);
     return 1;
   }
   return v->Final() ? 3 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "server_usage_blocking: " << e.what() << "\n";
+  }
+  return 1;
 }

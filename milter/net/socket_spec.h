@@ -4,15 +4,23 @@
 //   unix:/path/to.sock   local:/path/to.sock   /path/to.sock (bare path)
 //   inet:PORT            inet:PORT@HOST        inet:PORT@[ADDR]
 //   inet6:PORT           inet6:PORT@HOST       inet6:PORT@[ADDR]
-//   inet:HOST:PORT       (Postfix's order, accepted too)
+//   inet:HOST:PORT       inet:[ADDR]:PORT      inet6:[ADDR]:PORT
+//                        (Postfix's order, accepted too)
 //
 // A missing host means "any address" for listening and loopback for
 // connecting. Port 0 parses (a listener then gets a free port from the
 // kernel) but ResolveTcp refuses it for connecting.
+//
+// ParseSocketSpec refuses, with a one-line reason, anything a socket call
+// would refuse later or read differently: an empty spec, path, host or port;
+// a Unix path longer than kMaxUnixPathLength or ending in '/'; a port out of
+// 0..65535; an address of the wrong family (inet:PORT@[::1]); a malformed
+// host name; anything after "[ADDR]"; NUL bytes and control characters.
 
 #ifndef MILTER_NET_SOCKET_SPEC_H_
 #define MILTER_NET_SOCKET_SPEC_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +30,9 @@
 #include "asio/ip/tcp.hpp"
 
 namespace milter::net {
+
+// The longest Unix socket path: sockaddr_un's sun_path less its NUL.
+inline constexpr size_t kMaxUnixPathLength = 107;
 
 struct SocketSpec {
   enum class Kind {

@@ -31,8 +31,8 @@
 #
 # Each pf_start uses its own temporary directory (config, queue, data, log,
 # sink), so scripts can run one after another (or side by side with distinct
-# ports). Follows shared/DESIGN.md section 5: no systemd, no syslog
-# (maillog_file via postlogd), chroot off, FQDN myhostname, DNS off.
+# ports). Runs anywhere root runs: no systemd, no syslog (maillog_file via
+# postlogd), chroot off, FQDN myhostname, DNS off.
 #
 # The sink's dump format (smtp-sink -d): the envelope as pseudo-headers
 # ("X-Mail-Args: <a@b>", one "X-Rcpt-Args: <c@d> ORCPT=..." per recipient,

@@ -6,7 +6,8 @@
 #
 #   sample_filter_checks
 #
-# Checks, over real SMTP, the sample behaviour of issue 3: the reject reply
+# Checks, over real SMTP, the example filter's behaviour (as
+# examples/sample/sample_filter.h describes it): the reject reply
 # reaches the SMTP client; the changed Subject, X-Sample and the added
 # recipient are in the delivered message; REPLACE replaces the body; NOMOD
 # changes nothing; 20 concurrent sessions each get their own added recipient;

@@ -1,3 +1,5 @@
+// Command-line parsing shared by the tools (see command_line.h).
+
 #include "tools/common/command_line.h"
 
 #include <cstdio>

@@ -1,3 +1,6 @@
+// Tests of the tools' shared command-line rewriting: short options, dashed
+// long names, missing values and "--".
+
 #include "tools/common/command_line.h"
 
 #include <gtest/gtest.h>

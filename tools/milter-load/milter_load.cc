@@ -18,20 +18,23 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "asio/co_spawn.hpp"
 #include "asio/connect.hpp"
-#include "asio/detached.hpp"
 #include "asio/generic/stream_protocol.hpp"
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
@@ -99,6 +102,17 @@ size_t MessageSize() {
          static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_body_size)));
 }
 
+// The message body: --body_size bytes of numbered CRLF lines.
+std::string Body() {
+  std::string body;
+  for (int i = 0;
+       static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size); ++i) {
+    body += "body line " + std::to_string(i) + " of the load test message\r\n";
+  }
+  body.resize(std::max(0, absl::GetFlag(FLAGS_body_size)));
+  return body;
+}
+
 // Session packets after negotiation, honouring the filter's don't-send and
 // no-reply flags (an MTA does the same).
 std::vector<Step> BuildSteps(uint32_t protocol) {
@@ -164,12 +178,7 @@ std::vector<Step> BuildSteps(uint32_t protocol) {
     codec::EncodeCommand(codec::EndOfHeaders{}, &b);
     steps.push_back({b, replies(p::kNoReplyEndOfHeaders)});
   }
-  std::string body;
-  for (int i = 0;
-       static_cast<int>(body.size()) < absl::GetFlag(FLAGS_body_size); ++i) {
-    body += "body line " + std::to_string(i) + " of the load test message\r\n";
-  }
-  body.resize(absl::GetFlag(FLAGS_body_size));
+  std::string body = Body();
   if (sends(p::kNoBody) && !body.empty()) {
     for (size_t off = 0; off < body.size(); off += codec::kBodyChunkSize) {
       b.clear();
@@ -202,7 +211,10 @@ class Load {
     auto next = [&]() -> asio::awaitable<std::optional<codec::Response>> {
       while (true) {
         auto r = decoder.Next();
-        if (!r.ok()) co_return std::nullopt;
+        if (!r.ok()) {
+          Note(absl::StrCat("bad reply: ", r.status().message()));
+          co_return std::nullopt;
+        }
         if (r->has_value()) co_return std::move(**r);
         size_t n =
             co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
@@ -214,7 +226,10 @@ class Load {
     auto reply = co_await next();
     if (!reply) co_return false;
     auto* o = std::get_if<codec::OptionNegotiationReply>(&*reply);
-    if (!o) co_return false;
+    if (!o) {
+      Note("the filter's first reply is not an option negotiation reply");
+      co_return false;
+    }
     const std::vector<Step>& steps = StepsFor(o->protocol);
     bool skip_body = false;
     for (const Step& step : steps) {
@@ -251,13 +266,16 @@ class Load {
       ++started_;
       auto t0 = Clock::now();
       bool ok = false;
+      const char* step = "connect";
       try {
         Generic::socket s(io_);
         co_await s.async_connect(endpoint_, asio::use_awaitable);
         std::error_code ignored;  // TCP only; unix sockets refuse it
         s.set_option(asio::ip::tcp::no_delay(true), ignored);
+        step = "session";
         ok = co_await Session(s);
-      } catch (const std::exception&) {
+      } catch (const std::exception& e) {
+        Note(absl::StrCat(step, ": ", e.what()));
         ok = false;
       }
       if (ok) {
@@ -274,9 +292,11 @@ class Load {
   asio::awaitable<void> IdleOpener(int total) {
     while (started_ < total) {
       ++started_;
+      const char* step = "connect";
       try {
         auto s = std::make_unique<Generic::socket>(io_);
         co_await s->async_connect(endpoint_, asio::use_awaitable);
+        step = "negotiate";
         co_await asio::async_write(*s, asio::buffer(offer_),
                                    asio::use_awaitable);
         char buf[64];
@@ -286,7 +306,8 @@ class Load {
                                              asio::use_awaitable);
         }
         idle_.push_back(std::move(s));
-      } catch (const std::exception&) {
+      } catch (const std::exception& e) {
+        Note(absl::StrCat(step, ": ", e.what()));
         ++errors_;
       }
     }
@@ -302,6 +323,19 @@ class Load {
 
   std::vector<uint32_t>& latencies() { return latencies_us_; }
   int errors() const { return errors_; }
+  // Why the first failed session failed ("" if none did).
+  const std::string& first_error() const { return first_error_; }
+  // Counts a worker that ended with an exception.
+  void WorkerFailed(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      Note(x.what());
+    } catch (...) {
+      Note("unknown exception");
+    }
+    ++errors_;
+  }
   size_t idle_count() const { return idle_.size(); }
   void CloseIdle() { idle_.clear(); }
 
@@ -310,8 +344,14 @@ class Load {
   Generic::endpoint endpoint_;
   std::string offer_;
   std::map<uint32_t, std::vector<Step>> steps_;
+  // Keeps the first reason a session failed.
+  void Note(std::string_view why) {
+    if (first_error_.empty()) first_error_ = std::string(why);
+  }
+
   int started_ = 0;
   int errors_ = 0;
+  std::string first_error_;
   std::vector<uint32_t> latencies_us_;
   std::vector<std::unique_ptr<Generic::socket>> idle_;
 };
@@ -340,93 +380,80 @@ double CpuSeconds() {
          (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-}  // namespace
+// The one line on standard error that says why the tool failed.
+void Complain(std::string_view why) {
+  std::fprintf(stderr, "milter-load: %.*s\n", static_cast<int>(why.size()),
+               why.data());
+}
 
-int main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "milter_load");
-  };
-  absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
-      "MTA-side milter load generator.\n"
-      "Usage: milter-load -s SPEC [--connections N] [--sessions N] | "
-      "[--idle N --hold S]");
-  if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
-          argc, argv, {{'s', "connection_spec", true}}, "milter-load",
-          "options are --name=value; see --help")) {
-    return *exit_status;
-  }
-  uint32_t mta_protocol = 0;
-  if (!ParseFlags32(absl::GetFlag(FLAGS_mta_protocol), &mta_protocol)) {
-    std::fprintf(stderr,
-                 "milter-load: --mta_protocol=%s: not a 32-bit number "
-                 "(decimal, 0x hex or 0 octal)\n",
-                 absl::GetFlag(FLAGS_mta_protocol).c_str());
-    return 2;
-  }
-
+// The filter's address from --connection_spec, or a usage error's reason.
+absl::StatusOr<Generic::endpoint> FilterEndpoint() {
   auto spec =
       milter::net::ParseSocketSpec(absl::GetFlag(FLAGS_connection_spec));
-  if (!spec.ok()) {
-    std::fprintf(stderr, "milter-load: %s\n", spec.status().ToString().c_str());
-    return 2;
-  }
-  Generic::endpoint endpoint;
+  if (!spec.ok()) return spec.status();
   if (spec->kind == milter::net::SocketSpec::Kind::kUnix) {
-    endpoint =
-        Generic::endpoint(asio::local::stream_protocol::endpoint(spec->path));
-  } else {
-    auto eps = milter::net::ResolveTcp(*spec, /*for_listening=*/false);
-    if (!eps.ok()) {
-      std::fprintf(stderr, "milter-load: %s\n",
-                   eps.status().ToString().c_str());
-      return 2;
-    }
-    if (eps->empty()) {
-      std::fprintf(stderr, "milter-load: cannot resolve %s\n",
-                   spec->ToString().c_str());
-      return 2;
-    }
-    endpoint = Generic::endpoint(eps->front());
+    return Generic::endpoint(
+        asio::local::stream_protocol::endpoint(spec->path));
   }
+  auto eps = milter::net::ResolveTcp(*spec, /*for_listening=*/false);
+  if (!eps.ok()) return eps.status();
+  if (eps->empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot resolve ", spec->ToString()));
+  }
+  return Generic::endpoint(eps->front());
+}
 
-  asio::io_context io(1);
-  Load load(io, endpoint, mta_protocol);
+// Exit status 0 if no session (connection) failed, else 1 with the first
+// reason on standard error.
+int Verdict(const Load& load, int total, const char* what) {
+  if (load.errors() == 0) return 0;
+  Complain(absl::StrCat(load.errors(), " of ", total, " ", what,
+                        " failed (first: ", load.first_error(), ")"));
+  return 1;
+}
+
+// --idle: opens and negotiates the connections, holds them for --hold
+// seconds or until SIGTERM/SIGINT.
+int RunIdle(asio::io_context& io, Load& load, int idle) {
+  auto t0 = Clock::now();
+  int parallel =
+      std::max(1, std::min(idle, absl::GetFlag(FLAGS_idle_parallel)));
+  for (int i = 0; i < parallel; ++i) {
+    asio::co_spawn(io, load.IdleOpener(idle), [&load](std::exception_ptr e) {
+      if (e) load.WorkerFailed(e);
+    });
+  }
+  io.run();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("idle: %zu connections negotiated in %.2f s (%d errors)\n",
+              load.idle_count(), secs, load.errors());
+  std::printf("READY\n");
+  std::fflush(stdout);
+  io.restart();
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer timer(io, std::chrono::seconds(absl::GetFlag(FLAGS_hold)));
+  signals.async_wait([&](const std::error_code&, int) { timer.cancel(); });
+  timer.async_wait([&](const std::error_code&) { signals.cancel(); });
+  io.run();
+  size_t held = load.idle_count();  // before closing them
+  load.CloseIdle();
+  std::printf("RESULT idle=%zu errors=%d negotiate_seconds=%.3f\n", held,
+              load.errors(), secs);
+  std::fflush(stdout);
+  return Verdict(load, idle, "connections");
+}
+
+// --sessions sessions over --connections connections; prints the figures.
+int RunSessions(asio::io_context& io, Load& load) {
   double cpu0 = CpuSeconds();
   auto t0 = Clock::now();
-
-  int idle = absl::GetFlag(FLAGS_idle);
-  if (idle > 0) {
-    int parallel =
-        std::max(1, std::min(idle, absl::GetFlag(FLAGS_idle_parallel)));
-    for (int i = 0; i < parallel; ++i) {
-      asio::co_spawn(io, load.IdleOpener(idle), asio::detached);
-    }
-    io.run();
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("idle: %zu connections negotiated in %.2f s (%d errors)\n",
-                load.idle_count(), secs, load.errors());
-    std::printf("READY\n");
-    std::fflush(stdout);
-    io.restart();
-    asio::signal_set signals(io, SIGTERM, SIGINT);
-    asio::steady_timer timer(io,
-                             std::chrono::seconds(absl::GetFlag(FLAGS_hold)));
-    signals.async_wait([&](const std::error_code&, int) { timer.cancel(); });
-    timer.async_wait([&](const std::error_code&) { signals.cancel(); });
-    io.run();
-    size_t held = load.idle_count();  // before closing them
-    load.CloseIdle();
-    std::printf("RESULT idle=%zu errors=%d negotiate_seconds=%.3f\n", held,
-                load.errors(), secs);
-    return load.errors() == 0 ? 0 : 1;
-  }
-
   int sessions = absl::GetFlag(FLAGS_sessions);
   int connections = std::max(1, absl::GetFlag(FLAGS_connections));
   for (int i = 0; i < connections; ++i) {
-    asio::co_spawn(io, load.Worker(sessions), asio::detached);
+    asio::co_spawn(io, load.Worker(sessions), [&load](std::exception_ptr e) {
+      if (e) load.WorkerFailed(e);
+    });
   }
   io.run();
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -449,5 +476,54 @@ int main(int argc, char** argv) {
       "p50_ms=%.3f p99_ms=%.3f loadgen_cpu_ms_per_session=%.4f\n",
       done, load.errors(), secs, done / secs, pct(0.5), pct(0.99),
       done ? cpu * 1000 / done : 0.0);
-  return load.errors() == 0 ? 0 : 1;
+  std::fflush(stdout);
+  return Verdict(load, sessions, "sessions");
+}
+
+int Main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "milter_load");
+  };
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "MTA-side milter load generator.\n"
+      "Usage: milter-load -s SPEC [--connections N] [--sessions N] | "
+      "[--idle N --hold S]");
+  if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
+          argc, argv, {{'s', "connection_spec", true}}, "milter-load",
+          "options are --name=value; see --help")) {
+    return *exit_status;
+  }
+  uint32_t mta_protocol = 0;
+  if (!ParseFlags32(absl::GetFlag(FLAGS_mta_protocol), &mta_protocol)) {
+    Complain(absl::StrCat("--mta_protocol=", absl::GetFlag(FLAGS_mta_protocol),
+                          ": not a 32-bit number (decimal, 0x hex or 0 "
+                          "octal)"));
+    return 2;
+  }
+  absl::StatusOr<Generic::endpoint> endpoint = FilterEndpoint();
+  if (!endpoint.ok()) {
+    Complain(endpoint.status().ToString());
+    return 2;
+  }
+  asio::io_context io(1);
+  Load load(io, *endpoint, mta_protocol);
+  if (int idle = absl::GetFlag(FLAGS_idle); idle > 0) {
+    return RunIdle(io, load, idle);
+  }
+  return RunSessions(io, load);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    Complain(e.what());
+  } catch (...) {
+    Complain("unknown exception");
+  }
+  return 1;
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -177,9 +178,12 @@ class PrintingFilter : public milter::client::CoroutineFilter {
 };
 std::atomic<int> PrintingFilter::next_id_{0};
 
-}  // namespace
+// The one line on standard error that says why the tool stopped.
+void Complain(const std::string& why) {
+  std::fprintf(stderr, "milter-test-client: %s\n", why.c_str());
+}
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "milter_test_client");
@@ -208,11 +212,27 @@ int main(int argc, char** argv) {
       milter::client::MakeFilterFactory<PrintingFilter>(filter_options),
       options);
   if (absl::Status s = runner.Listen(); !s.ok()) {
-    std::fprintf(stderr, "milter-test-client: %s\n", s.ToString().c_str());
+    Complain(s.ToString());
     return 1;
   }
   std::fprintf(stderr, "milter-test-client: listening on %s\n",
                runner.bound_specs().front().c_str());
-  absl::Status s = runner.Run();
-  return s.ok() ? 0 : 1;
+  if (absl::Status s = runner.Run(); !s.ok()) {
+    Complain(s.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    Complain(e.what());
+  } catch (...) {
+    Complain("unknown exception");
+  }
+  return 1;
 }

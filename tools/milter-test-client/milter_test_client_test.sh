@@ -1,6 +1,7 @@
 #!/bin/bash
-# milter-test-client's command line, and what it prints for a probe (nothing)
-# and for a negotiated session (driven by milter-load).
+# milter-test-client's command line, what it prints for a probe (nothing)
+# and for a negotiated session (driven by milter-load), and its failures
+# (exit status, one-line reason on stderr).
 set -u
 client="$1"
 load="$2"
@@ -14,36 +15,40 @@ expect_status 2 "extra argument" "$client" -s 'inet:0@[127.0.0.1]' stray
 grep -q 'unexpected argument "stray"' "$tmp/err" || fail "names the argument"
 expect_status 2 "bare spec" "$client" 'inet:0@[127.0.0.1]'
 
-"$client" -s 'inet:0@[127.0.0.1]' >"$tmp/client.out" 2>"$tmp/client.err" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null' EXIT
-spec=""
-for _ in $(seq 100); do
-  spec=$(sed -n 's/^milter-test-client: listening on //p' "$tmp/client.err")
-  [ -n "$spec" ] && break
-  sleep 0.05
-done
-[ -n "$spec" ] || { echo "FAIL: milter-test-client did not start"; exit 1; }
+# Failures: exit 1, one line on stderr.
+long="/tmp/$(printf 'a%.0s' $(seq 120))"
+expect_failure 1 "socket path is 125 bytes long; the limit is 107" \
+  "long bare path" "$client" -s "$long"
+expect_failure 1 "socket path is 125 bytes long" "long unix: path" \
+  "$client" -s "unix:$long"
+expect_failure 1 "^milter-test-client: .*use inet6:PORT@\[::1\]" \
+  "IPv6 address in inet:" "$client" -s 'inet:0@[::1]'
+expect_failure 1 "bind: No such file or directory" "cannot listen" \
+  "$client" -s unix:/nonexistent-dir/x.sock
+expect_failure 1 "Unknown command line flag 'bogus'" "unknown flag" \
+  "$client" --bogus
+
+start_server "^milter-test-client: listening on " \
+  "$client" -s 'inet:0@[127.0.0.1]' || finish
+pid=$server_pid
+client_out="$tmp/server.$((${#server_pids[@]} - 1)).out"
+spec=${server_line#milter-test-client: listening on }
 port=$(echo "$spec" | sed 's/^inet:\([0-9]*\)@.*/\1/')
 
-# A probe: connect, close. No session, no line, no number used.
+# A probe: connect, close. No session, no line, no number used (the session
+# below is [1] and its first line is the first line printed).
 exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "probe connects"
 exec 3>&-
-sleep 0.2
-[ ! -s "$tmp/client.out" ] || fail "a probe prints nothing: $(cat "$tmp/client.out")"
 
 expect_status 0 "one session" "$load" -s "$spec" --sessions 1 --connections 1
-kill -TERM $pid
-wait $pid
-trap - EXIT
-head -1 "$tmp/client.out" | grep -q '^\[1\] negotiate: version=6$' ||
-  fail "the session is [1] and starts with negotiate: $(head -3 "$tmp/client.out")"
-[ "$(grep -c 'close$' "$tmp/client.out")" = 1 ] ||
-  fail "one close: $(grep 'close' "$tmp/client.out")"
-[ "$(tail -1 "$tmp/client.out")" = "[1] close" ] || fail "ends with [1] close"
+# The port is taken: cannot listen.
+expect_failure 1 "^milter-test-client: .*bind: Address already in use" \
+  "port in use" "$client" -s "$spec"
+stop_server $pid || fail "exits 0 on SIGTERM"
+head -1 "$client_out" | grep -q '^\[1\] negotiate: version=6$' ||
+  fail "the session is [1] and starts with negotiate: $(head -3 "$client_out")"
+[ "$(grep -c 'close$' "$client_out")" = 1 ] ||
+  fail "one close: $(grep 'close' "$client_out")"
+[ "$(tail -1 "$client_out")" = "[1] close" ] || fail "ends with [1] close"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo PASS
+finish

@@ -1,6 +1,10 @@
+// milter-test-server's command line: option rewriting, flag parsing,
+// validation into ToolOptions, and the --help text.
+
 #include "tools/milter-test-server/args.h"
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -43,6 +47,9 @@ namespace milter_test_server {
 namespace {
 
 using milter::server::HeaderField;
+
+// The values of a repeatable option, in order.
+using Repeated = std::function<std::vector<std::string>(const std::string&)>;
 
 const std::set<std::string>& BoolFlags() {
   static const auto* flags = new std::set<std::string>{
@@ -249,16 +256,15 @@ absl::Status ApplyFlags(const std::vector<std::string>& argv) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
-  ToolOptions o;
-  auto repeated = [&](const std::string& name) -> std::vector<std::string> {
-    auto it = args.repeated.find(name);
-    return it == args.repeated.end() ? std::vector<std::string>{} : it->second;
-  };
+namespace {
 
-  o.connection_spec = absl::GetFlag(FLAGS_connection_spec);
+// The connection, negotiation, timeouts and SMTP client: --connection-spec,
+// --negotiate-version, the timeouts, --connect-*, --helo-fqdn, --unknown,
+// --authenticated-*.
+absl::Status SessionFromFlags(ToolOptions* o) {
+  o->connection_spec = absl::GetFlag(FLAGS_connection_spec);
   if (absl::StatusOr<milter::net::SocketSpec> spec =
-          milter::net::ParseSocketSpec(o.connection_spec);
+          milter::net::ParseSocketSpec(o->connection_spec);
       !spec.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--connection-spec: ", spec.status().message()));
@@ -269,11 +275,11 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
     return absl::InvalidArgumentError(
         absl::StrCat("--negotiate-version must be 2..6, not ", version));
   }
-  o.session = milter::server::SessionOptions::ForVersion(version);
-  o.session.connect_timeout = Seconds(absl::GetFlag(FLAGS_connection_timeout));
-  o.session.read_timeout = Seconds(absl::GetFlag(FLAGS_reading_timeout));
-  o.session.write_timeout = Seconds(absl::GetFlag(FLAGS_writing_timeout));
-  o.session.end_of_message_timeout =
+  o->session = milter::server::SessionOptions::ForVersion(version);
+  o->session.connect_timeout = Seconds(absl::GetFlag(FLAGS_connection_timeout));
+  o->session.read_timeout = Seconds(absl::GetFlag(FLAGS_reading_timeout));
+  o->session.write_timeout = Seconds(absl::GetFlag(FLAGS_writing_timeout));
+  o->session.end_of_message_timeout =
       Seconds(absl::GetFlag(FLAGS_end_of_message_timeout));
   for (double t : {absl::GetFlag(FLAGS_connection_timeout),
                    absl::GetFlag(FLAGS_reading_timeout),
@@ -287,15 +293,20 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
   absl::StatusOr<milter::server::ConnectionInfo> connect = ParseConnectAddress(
       absl::GetFlag(FLAGS_connect_host), absl::GetFlag(FLAGS_connect_address));
   if (!connect.ok()) return connect.status();
-  o.connect = *connect;
-  o.helo = absl::GetFlag(FLAGS_helo_fqdn);
+  o->connect = *connect;
+  o->helo = absl::GetFlag(FLAGS_helo_fqdn);
   if (std::string unknown = absl::GetFlag(FLAGS_unknown); !unknown.empty()) {
-    o.unknown = unknown;
+    o->unknown = unknown;
   }
-  o.auth_name = absl::GetFlag(FLAGS_authenticated_name);
-  o.auth_type = absl::GetFlag(FLAGS_authenticated_type);
-  o.auth_author = absl::GetFlag(FLAGS_authenticated_author);
+  o->auth_name = absl::GetFlag(FLAGS_authenticated_name);
+  o->auth_type = absl::GetFlag(FLAGS_authenticated_type);
+  o->auth_author = absl::GetFlag(FLAGS_authenticated_author);
+  return absl::OkStatus();
+}
 
+// The message: --mail-file or defaults, then --header, --body,
+// --envelope-from and --envelope-recipient on top.
+absl::Status MessageFromFlags(const Repeated& repeated, ToolOptions* o) {
   // The message: a mail file, or defaults; then the command line on top.
   std::string mail_file = absl::GetFlag(FLAGS_mail_file);
   if (!mail_file.empty()) {
@@ -312,7 +323,7 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--mail-file ", mail_file, ": ", parsed.status().message()));
     }
-    o.message = *std::move(parsed);
+    o->message = *std::move(parsed);
   }
   std::vector<std::string> headers = repeated("header");
   for (const std::string& h : headers) {
@@ -321,26 +332,26 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
     // As on the wire: "Name: value".
     const std::string& value = nv->second;
     bool spaced = !value.empty() && (value[0] == ' ' || value[0] == '\t');
-    o.message.headers.push_back(
+    o->message.headers.push_back(
         HeaderField{nv->first, spaced ? value : absl::StrCat(" ", value)});
   }
   if (mail_file.empty() && headers.empty()) {
-    o.message.headers = {{"From", " <sender@example.com>"},
-                         {"To", " <receiver@example.org>"},
-                         {"Subject", " Hello"}};
+    o->message.headers = {{"From", " <sender@example.com>"},
+                          {"To", " <receiver@example.org>"},
+                          {"Subject", " Hello"}};
   }
-  o.body_chunks = repeated("body");
-  if (mail_file.empty() && o.body_chunks.empty()) {
-    o.message.body = "Hello, milter.\r\n";
+  o->body_chunks = repeated("body");
+  if (mail_file.empty() && o->body_chunks.empty()) {
+    o->message.body = "Hello, milter.\r\n";
   }
-  if (!o.body_chunks.empty()) {
-    o.message.body.clear();
-    for (const std::string& chunk : o.body_chunks) o.message.body += chunk;
+  if (!o->body_chunks.empty()) {
+    o->message.body.clear();
+    for (const std::string& chunk : o->body_chunks) o->message.body += chunk;
   }
 
   auto header_addresses = [&](const char* name) {
     std::vector<std::string> out;
-    for (const HeaderField& h : o.message.headers) {
+    for (const HeaderField& h : o->message.headers) {
       if (absl::EqualsIgnoreCase(h.name, name)) {
         for (std::string& a : milter::server::ExtractAddresses(h.value)) {
           out.push_back(std::move(a));
@@ -349,47 +360,65 @@ absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
     }
     return out;
   };
-  o.message.envelope_from = absl::GetFlag(FLAGS_envelope_from);
-  if (o.message.envelope_from.empty()) {
+  o->message.envelope_from = absl::GetFlag(FLAGS_envelope_from);
+  if (o->message.envelope_from.empty()) {
     std::vector<std::string> from = header_addresses("From");
-    o.message.envelope_from =
+    o->message.envelope_from =
         from.empty() ? "<sender@example.com>" : from.front();
   }
-  o.message.recipients = repeated("envelope-recipient");
-  if (o.message.recipients.empty()) {
-    o.message.recipients = header_addresses("To");
-    if (o.message.recipients.empty()) {
-      o.message.recipients = {"<receiver@example.org>"};
+  o->message.recipients = repeated("envelope-recipient");
+  if (o->message.recipients.empty()) {
+    o->message.recipients = header_addresses("To");
+    if (o->message.recipients.empty()) {
+      o->message.recipients = {"<receiver@example.org>"};
     }
   }
+  return absl::OkStatus();
+}
 
+// --STAGE-macro values, and the options of a load run and of the output.
+absl::Status RunFromFlags(const Repeated& repeated, ToolOptions* o) {
   for (const std::string& stage : MacroStageNames()) {
     for (const std::string& m : repeated(stage + "-macro")) {
       auto nv = SplitNameValue(stage + "-macro", m);
       if (!nv.ok()) return nv.status();
-      o.macros[stage].push_back(*nv);
+      o->macros[stage].push_back(*nv);
     }
   }
 
-  o.output_message = absl::GetFlag(FLAGS_output_message);
-  o.threads = absl::GetFlag(FLAGS_threads);
-  o.n_sessions = absl::GetFlag(FLAGS_n_sessions);
-  o.event_loops = absl::GetFlag(FLAGS_event_loops);
-  o.n_messages = absl::GetFlag(FLAGS_n_messages);
-  if (o.n_messages < 1) {
+  o->output_message = absl::GetFlag(FLAGS_output_message);
+  o->threads = absl::GetFlag(FLAGS_threads);
+  o->n_sessions = absl::GetFlag(FLAGS_n_sessions);
+  o->event_loops = absl::GetFlag(FLAGS_event_loops);
+  o->n_messages = absl::GetFlag(FLAGS_n_messages);
+  if (o->n_messages < 1) {
     return absl::InvalidArgumentError("--n-messages must be >= 1");
   }
-  if (o.threads < 1)
+  if (o->threads < 1)
     return absl::InvalidArgumentError("--threads must be >= 1");
-  if (o.n_sessions == 0) o.n_sessions = o.threads;
-  if (o.n_sessions < 1) {
+  if (o->n_sessions == 0) o->n_sessions = o->threads;
+  if (o->n_sessions < 1) {
     return absl::InvalidArgumentError("--n-sessions must be >= 1");
   }
-  if (o.event_loops < 1 || o.event_loops > 64) {
+  if (o->event_loops < 1 || o->event_loops > 64) {
     return absl::InvalidArgumentError("--event-loops must be 1..64");
   }
-  o.json = absl::GetFlag(FLAGS_json);
-  o.verbose = absl::GetFlag(FLAGS_verbose);
+  o->json = absl::GetFlag(FLAGS_json);
+  o->verbose = absl::GetFlag(FLAGS_verbose);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ToolOptions> BuildOptions(const RewrittenArgs& args) {
+  ToolOptions o;
+  Repeated repeated = [&](const std::string& name) {
+    auto it = args.repeated.find(name);
+    return it == args.repeated.end() ? std::vector<std::string>{} : it->second;
+  };
+  if (absl::Status s = SessionFromFlags(&o); !s.ok()) return s;
+  if (absl::Status s = MessageFromFlags(repeated, &o); !s.ok()) return s;
+  if (absl::Status s = RunFromFlags(repeated, &o); !s.ok()) return s;
   return o;
 }
 

@@ -1,3 +1,5 @@
+// Tests of milter-test-server's command-line parsing and validation.
+
 #include "tools/milter-test-server/args.h"
 
 #include <cstdio>

@@ -1,3 +1,6 @@
+// milter-test-server's output for one session or a load run, as text or
+// JSON (see report.h).
+
 #include "tools/milter-test-server/report.h"
 
 #include "absl/strings/str_cat.h"

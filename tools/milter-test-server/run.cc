@@ -1,3 +1,6 @@
+// milter-test-server's sessions: the plan built from the options, one
+// session as a coroutine, many on a few event loops (see run.h).
+
 #include "tools/milter-test-server/run.h"
 
 #include <sys/resource.h>
@@ -5,12 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "asio/co_spawn.hpp"
-#include "asio/detached.hpp"
 #include "asio/io_context.hpp"
 #include "milter/codec/header_value.h"
 #include "milter/codec/macros.h"
@@ -376,6 +379,18 @@ asio::awaitable<void> Worker(const Plan& plan, std::atomic<int64_t>* next,
   }
 }
 
+void CountException(std::exception_ptr e, LoopStats* stats) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    what = x.what();
+  } catch (...) {
+  }
+  ++stats->error_count;
+  ++stats->errors[what.substr(0, 80)];
+}
+
 double Percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t index = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
@@ -406,8 +421,12 @@ Summary RunMany(const Plan& one_plan, int n_sessions, int concurrency,
   }
   for (int w = 0; w < concurrency; ++w) {
     int loop = w % event_loops;
-    asio::co_spawn(*loops[loop], Worker(plan, &next, n_sessions, &stats[loop]),
-                   asio::detached);
+    LoopStats* loop_stats = &stats[loop];
+    // A worker that throws ends; its session counts as an error.
+    asio::co_spawn(*loops[loop], Worker(plan, &next, n_sessions, loop_stats),
+                   [loop_stats](std::exception_ptr e) {
+                     if (e) CountException(e, loop_stats);
+                   });
   }
   rusage before;
   getrusage(RUSAGE_SELF, &before);

@@ -1,3 +1,6 @@
+// Tests of milter-test-server's sessions against a fake filter over real
+// sockets: stages, verdicts, modifications, several messages, load mode.
+
 #include "tools/milter-test-server/run.h"
 
 #include <unistd.h>
