@@ -159,10 +159,22 @@ client::Status ManagerSession::Answer(Context& ctx, Outcome outcome,
     }
     return outcome.status;
   }
-  // Nobody objected. When no child takes part any more, the manager has
-  // nothing left to ask for this scope.
+  // Nobody objected. When every child has failed, the manager answers its
+  // own fallback; when no child takes part any more for other reasons
+  // (they accepted), it has nothing left to ask for this scope.
   bool anyone_left = false;
-  for (auto& child : children_) anyone_left |= child->active();
+  bool all_failed = !children_.empty();
+  for (auto& child : children_) {
+    anyone_left |= child->active();
+    all_failed &= child->part() == Child::Part::kFailed;
+  }
+  if (all_failed && !own_fallback_given_) {
+    own_fallback_given_ = true;
+    Status fallback = FallbackStatusOf(config_->fallback_status());
+    if (fallback != Status::kAccept) {
+      return Answer(ctx, Outcome{fallback, "", true}, scope, no_reply_flag);
+    }
+  }
   if (!anyone_left && scope != Scope::kCommand) return Status::kAccept;
   return Status::kContinue;
 }

@@ -135,6 +135,8 @@ class ManagerSession : public client::CoroutineFilter {
   // An objection that could not be given at a stage without reply (or at
   // negotiation), for the next answered stage.
   std::optional<Outcome> deferred_;
+  // Whether the manager's own fallback was given (every child failed).
+  bool own_fallback_given_ = false;
   // Changes for the MTA, header values raw.
   std::vector<codec::Modification> changes_;
 };

@@ -325,6 +325,42 @@ TEST(ManagerSessionTest, ChildDownWithAcceptFallbackLeavesTheOthers) {
   EXPECT_EQ(mta.Mail("<a@example.org>")->decision, Decision::kReject);
 }
 
+TEST(ManagerSessionTest, NoChildLeftGivesTheManagersFallback) {
+  std::string dir = TempDir();
+  // The child's own fallback is accept, but with no child left at all the
+  // manager answers its own (tempfail).
+  std::string down = absl::StrCat(
+      "child { name: \"down\" connection_spec: \"unix:", dir,
+      "/nobody.sock\" connect_timeout: 1 fallback_status: ACCEPT }\n");
+  ManagerUnderTest manager(dir, down, "fallback_status: TEMPFAIL\n");
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  auto v = mta.Connect(Client());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->decision, Decision::kTempfail);
+}
+
+TEST(ManagerSessionTest, ChildDyingMidSessionGivesItsFallbackOnce) {
+  std::string dir = TempDir();
+  auto a = std::make_unique<ScriptedChild>(dir, "a", ChildScript{});
+  ChildScript b;
+  ScriptedChild cb(dir, "b", b);
+  ManagerUnderTest manager(
+      dir, Child("a", *a, "fallback_status: TEMPFAIL") + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_TRUE(mta.Connect(Client()).ok());
+  a.reset();  // child a goes away (its connections are closed)
+  auto mail = mta.Mail("<a@example.org>");
+  ASSERT_TRUE(mail.ok()) << mail.status();
+  EXPECT_EQ(mail->decision, Decision::kTempfail);
+  // a is left out from now on; b goes on.
+  ASSERT_TRUE(mta.Abort().ok());
+  auto again = mta.Mail("<c@example.org>");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->decision, Decision::kContinue);
+}
+
 TEST(ManagerSessionTest, SeveralMessagesWithAbortBetween) {
   std::string dir = TempDir();
   int n = 0;

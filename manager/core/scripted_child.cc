@@ -96,6 +96,8 @@ ScriptedChild::ScriptedChild(const std::string& dir, const std::string& name,
   runner_options.listen = {spec_};
   runner_options.worker_threads = 0;
   runner_options.handle_signals = false;
+  // Going away closes the connections at once (a child that dies).
+  runner_options.shutdown_deadline = std::chrono::milliseconds(0);
   runner_ = std::make_unique<client::Runner>(std::move(factory),
                                              std::move(runner_options));
   absl::Status listening = runner_->Listen();
