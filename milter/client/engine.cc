@@ -156,6 +156,11 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
     default:
       break;
   }
+  // Any message-stage command means a message is in flight, also when the
+  // MTA was told not to send MAIL: a lost connection then calls OnAbort.
+  if (std::string_view("MRTLNBE").find(code) != std::string_view::npos) {
+    in_message_ = true;
+  }
   Status status = co_await Dispatch(command);
   if (code == 'E') {
     EmitModifications(out);

@@ -1,0 +1,91 @@
+// Session engine rules driven through milter::testing: a message in flight
+// without MAIL.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "milter/client/engine.h"
+#include "milter/client/filter_factory.h"
+#include "milter/client/testing.h"
+
+namespace milter::client {
+namespace {
+
+namespace p = codec::protocol;
+namespace a = codec::action;
+using ::testing::ElementsAre;
+using testing::FilterTester;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::StageResult;
+
+// Overrides no OnMailFrom, so the MTA is told not to send MAIL; logs the
+// rest.
+class NoMail : public Filter {
+ public:
+  explicit NoMail(std::vector<std::string>* log) : log_(log) {}
+  Status OnRcptTo(Context&, std::string_view, EsmtpArgs) override {
+    return Log("rcpt");
+  }
+  Status OnData(Context&) override { return Log("data"); }
+  Status OnHeader(Context&, std::string_view, std::string_view) override {
+    return Log("header");
+  }
+  Status OnEndOfHeaders(Context&) override { return Log("eoh"); }
+  Status OnBody(Context&, std::string_view) override { return Log("body"); }
+  Status OnEndOfMessage(Context&) override { return Log("eom"); }
+  void OnAbort(Context&) override { log_->push_back("abort"); }
+  void OnClose(Context&) override { log_->push_back("close"); }
+
+ private:
+  Status Log(std::string what) {
+    log_->push_back(std::move(what));
+    return Status::kContinue;
+  }
+  std::vector<std::string>* log_;
+};
+
+FilterFactory NoMailFactory(std::vector<std::string>* log) {
+  return MakeFilterFactory<NoMail>(std::function<std::unique_ptr<NoMail>()>(
+      [log] { return std::make_unique<NoMail>(log); }));
+}
+
+TEST(EngineRulesTest, ConnectionLostMidMessageAbortsWithoutMail) {
+  const std::vector<std::pair<std::string, std::function<void(FilterTester&)>>>
+      first_commands = {
+          {"rcpt", [](FilterTester& t) { t.Rcpt("<b@c>"); }},
+          {"data", [](FilterTester& t) { t.Data(); }},
+          {"header", [](FilterTester& t) { t.Header("Subject", "x"); }},
+          {"eoh", [](FilterTester& t) { t.EndOfHeaders(); }},
+          {"body", [](FilterTester& t) { t.Body("chunk"); }},
+      };
+  for (const auto& [name, send] : first_commands) {
+    SCOPED_TRACE(name);
+    std::vector<std::string> log;
+    {
+      FilterTester t(NoMailFactory(&log));
+      ASSERT_TRUE(t.Negotiate().error.ok());
+      ASSERT_TRUE(t.negotiated().protocol & p::kNoMail);
+      send(t);
+    }  // the connection is lost here
+    EXPECT_THAT(log, ElementsAre(name, "abort", "close"));
+  }
+}
+
+TEST(EngineRulesTest, NoAbortOnCloseAfterEndOfMessageWithoutMail) {
+  std::vector<std::string> log;
+  {
+    FilterTester t(NoMailFactory(&log));
+    t.Negotiate();
+    t.Rcpt("<b@c>");
+    t.EndOfMessage("tail");
+  }
+  EXPECT_THAT(log, ElementsAre("rcpt", "body", "eom", "close"));
+}
+
+}  // namespace
+}  // namespace milter::client
