@@ -28,6 +28,12 @@ asio::awaitable<Status> CallFilter(bool sync, const asio::any_io_executor* pool,
   co_return co_await coro_fn();
 }
 
+std::string QueueIdSuffix(const Context& ctx) {
+  std::string_view id = ctx.MacroOr("i", "");
+  if (id.empty()) return "";
+  return absl::StrCat(" (queue ID ", std::string(id), ")");
+}
+
 void AppendArgs(const codec::StringList& list, std::string_view* address,
                 std::vector<std::string_view>* args) {
   bool first = true;
@@ -162,6 +168,7 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
     in_message_ = true;
   }
   Status status = co_await Dispatch(command);
+  ReportMismatchedReply(no_reply, status);
   if (code == 'E') {
     EmitModifications(out);
     in_message_ = false;
@@ -258,6 +265,29 @@ asio::awaitable<void> Engine::Finish() {
   } else {
     co_await coroutine_->OnClose(ctx);
   }
+}
+
+// libmilter sends a reply only with the verdict of its class (5xx with
+// reject, 4xx with tempfail); a mismatched one is not used. Said so here.
+void Engine::ReportMismatchedReply(uint32_t no_reply_flag,
+                                   Status status) const {
+  const Context& ctx = *context_;
+  const std::optional<std::string>& reply = ctx.reply();
+  if (!reply || reply->empty()) return;
+  char wanted = status == Status::kReject     ? '5'
+                : status == Status::kTempfail ? '4'
+                                              : 0;
+  if (wanted == 0 || reply->front() == wanted) return;
+  // At a no-reply stage the verdict itself is lost (reported in Respond).
+  if (no_reply_flag != 0 && ctx.negotiated().NoReply(no_reply_flag)) return;
+  std::string_view first_line(*reply);
+  first_line = first_line.substr(0, first_line.find('\r'));
+  Report(absl::StrCat(
+      "filter set the reply \"", std::string(first_line), "\" at ",
+      StageName(ctx.stage()), QueueIdSuffix(ctx), " but returned ",
+      StatusName(status), ": a ", wanted == '5' ? "4xx" : "5xx",
+      " reply goes only with ", wanted == '5' ? "tempfail" : "reject",
+      "; the reply is not used (the MTA sends its default text)"));
 }
 
 asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {

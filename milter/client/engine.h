@@ -72,6 +72,7 @@ class Engine {
   asio::awaitable<Status> Dispatch(const codec::Command& command);
   asio::awaitable<Status> CallBody(std::string_view chunk);
   asio::awaitable<void> CallAbort();
+  void ReportMismatchedReply(uint32_t no_reply_flag, Status status) const;
   void Respond(uint32_t no_reply_flag, Status status, std::string* out);
   void EmitModifications(std::string* out);
   void NewFilter();

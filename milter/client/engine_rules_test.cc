@@ -1,5 +1,5 @@
 // Session engine rules driven through milter::testing: a message in flight
-// without MAIL.
+// without MAIL, and replies that do not match the verdict.
 
 #include <functional>
 #include <memory>
@@ -85,6 +85,68 @@ TEST(EngineRulesTest, NoAbortOnCloseAfterEndOfMessageWithoutMail) {
     t.EndOfMessage("tail");
   }
   EXPECT_THAT(log, ElementsAre("rcpt", "body", "eom", "close"));
+}
+
+// Runs a hook at MAIL FROM.
+class AtMail : public Filter {
+ public:
+  explicit AtMail(std::function<Status(Context&)> hook)
+      : hook_(std::move(hook)) {}
+  Status OnMailFrom(Context& ctx, std::string_view, EsmtpArgs) override {
+    return hook_(ctx);
+  }
+
+ private:
+  std::function<Status(Context&)> hook_;
+};
+
+FilterFactory AtMailFactory(std::function<Status(Context&)> hook,
+                            FilterOptions options = {}) {
+  return MakeFilterFactory<AtMail>(
+      std::function<std::unique_ptr<AtMail>()>(
+          [hook] { return std::make_unique<AtMail>(hook); }),
+      options);
+}
+
+TEST(EngineRulesTest, ReplyNotMatchingTheVerdictIsReportedAndNotUsed) {
+  {
+    FilterTester t(AtMailFactory([](Context& ctx) {
+      EXPECT_TRUE(ctx.SetReply("451", "4.7.1", "try later").ok());
+      return Status::kReject;
+    }));
+    t.Negotiate();
+    t.Macros(codec::MacroStage::kMail, {{"i", "QID7"}});
+    StageResult r = t.Mail("<a@b>");
+    EXPECT_EQ(r.status, Status::kReject);
+    EXPECT_EQ(r.reply, "");  // plain 'r': the MTA uses its default text
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("451 4.7.1 try later"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("envelope-from (queue ID QID7)"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("returned reject"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("not used"));
+  }
+  {
+    FilterTester t(AtMailFactory([](Context& ctx) {
+      EXPECT_TRUE(ctx.SetReply("550", "5.7.1", "no").ok());
+      return Status::kTempfail;
+    }));
+    t.Negotiate();
+    StageResult r = t.Mail("<a@b>");
+    EXPECT_EQ(r.status, Status::kTempfail);
+    EXPECT_EQ(r.reply, "");
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("returned tempfail"));
+  }
+  {  // matching: used, nothing reported
+    FilterTester t(AtMailFactory([](Context& ctx) {
+      EXPECT_TRUE(ctx.SetReply("550", "5.7.1", "no").ok());
+      return Status::kReject;
+    }));
+    t.Negotiate();
+    StageResult r = t.Mail("<a@b>");
+    EXPECT_EQ(r.reply, "550 5.7.1 no");
+    EXPECT_THAT(r.diagnostics, IsEmpty());
+  }
 }
 
 }  // namespace
