@@ -198,6 +198,15 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
   Status status = co_await CallFilter(
       sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
       [&] { return coroutine_->OnNegotiate(ctx, n); });
+  if (!(n.offer == offer)) {
+    // The offer is the MTA's: a filter cannot widen (or narrow) it.
+    Report(absl::StrCat(
+        "OnNegotiate changed the MTA's offer (version ", offer.version,
+        " actions ", codec::ActionFlagsToString(offer.actions), " protocol ",
+        codec::ProtocolFlagsToString(offer.protocol),
+        "); the change is ignored: edit Negotiation::request instead"));
+    n.offer = offer;
+  }
   if (status != Status::kContinue && status != Status::kAccept) {
     co_return absl::FailedPreconditionError(absl::StrCat(
         "filter refused option negotiation (", StatusName(status), ")"));

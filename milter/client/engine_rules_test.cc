@@ -1,5 +1,6 @@
 // Session engine rules driven through milter::testing: a message in flight
-// without MAIL, and replies that do not match the verdict.
+// without MAIL, replies that do not match the verdict, and the MTA's offer
+// being read-only in OnNegotiate.
 
 #include <functional>
 #include <memory>
@@ -146,6 +147,50 @@ TEST(EngineRulesTest, ReplyNotMatchingTheVerdictIsReportedAndNotUsed) {
     StageResult r = t.Mail("<a@b>");
     EXPECT_EQ(r.reply, "550 5.7.1 no");
     EXPECT_THAT(r.diagnostics, IsEmpty());
+  }
+}
+
+// Widens the MTA's offer in OnNegotiate and asks for what it added.
+class Widener : public Filter {
+ public:
+  static bool want_change_from;
+  Status OnNegotiate(Context&, Negotiation& n) override {
+    n.offer.version = 6;
+    n.offer.actions |= a::kChangeFrom;
+    n.offer.protocol |= p::kNoReplyHeader;
+    n.request.protocol |= p::kNoReplyHeader;
+    if (want_change_from) n.request.actions |= a::kChangeFrom;
+    return Status::kContinue;
+  }
+  Status OnHeader(Context&, std::string_view, std::string_view) override {
+    return Status::kNoReply;
+  }
+};
+bool Widener::want_change_from = false;
+
+TEST(EngineRulesTest, OnNegotiateCannotWidenTheOffer) {
+  const codec::OptionNegotiation offer{2, a::kAddHeaders, p::kNoConnect};
+  {  // an action the MTA did not offer is not granted: negotiation fails
+    Widener::want_change_from = true;
+    FilterTester t(MakeFilterFactory<Widener>());
+    StageResult r = t.Negotiate(offer);
+    EXPECT_FALSE(r.error.ok());
+    EXPECT_TRUE(r.closed);
+    EXPECT_THAT(r.error.message(), HasSubstr("change-from"));
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("changed the MTA's offer"));
+  }
+  {  // a protocol step the MTA did not offer is emulated, not requested
+    Widener::want_change_from = false;
+    FilterTester t(MakeFilterFactory<Widener>());
+    StageResult r = t.Negotiate(offer);
+    ASSERT_TRUE(r.error.ok()) << r.error;
+    ASSERT_TRUE(r.negotiation);
+    EXPECT_EQ(r.negotiation->version, 2u);
+    EXPECT_EQ(r.negotiation->actions, a::kAddHeaders);
+    EXPECT_FALSE(r.negotiation->protocol & p::kNoReplyHeader);
+    EXPECT_TRUE(t.negotiated().emulated & p::kNoReplyHeader);
+    EXPECT_EQ(t.Header("Subject", "x").status, Status::kContinue);  // sent
   }
 }
 
