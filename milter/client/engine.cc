@@ -1,5 +1,9 @@
+// The session engine: negotiation, stage dispatch, answers and emulation
+// (see engine.h).
+
 #include "milter/client/engine.h"
 
+#include <exception>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -17,15 +21,23 @@ namespace {
 namespace protocol = codec::protocol;
 using Internal = Context::Internal;
 
-// Calls a sync callback (on the pool) or a coroutine one.
+// Calls a sync callback (on the pool) or a coroutine one. Exceptions
+// propagate to the caller.
 template <class SyncFn, class CoroFn>
 asio::awaitable<Status> CallFilter(bool sync, const asio::any_io_executor* pool,
                                    SyncFn sync_fn, CoroFn coro_fn) {
-  if (sync) {
-    co_return co_await internal::CallOnWorker<Status>(pool, sync_fn,
-                                                      Status::kTempfail);
-  }
+  if (sync) co_return co_await internal::CallOnWorker<Status>(pool, sync_fn);
   co_return co_await coro_fn();
+}
+
+std::string ExceptionText(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return absl::StrCat("an exception: ", e.what());
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
 }
 
 std::string QueueIdSuffix(const Context& ctx) {
@@ -167,7 +179,7 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
   if (std::string_view("MRTLNBE").find(code) != std::string_view::npos) {
     in_message_ = true;
   }
-  Status status = co_await Dispatch(command);
+  Status status = co_await CallStage(command);
   ReportMismatchedReply(no_reply, status);
   if (code == 'E') {
     EmitModifications(out);
@@ -195,9 +207,16 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
   Negotiation n = factory_->DefaultNegotiation(offer);
   Internal::SetStage(*context_, Stage::kNegotiate);
   Context& ctx = *context_;
-  Status status = co_await CallFilter(
-      sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
-      [&] { return coroutine_->OnNegotiate(ctx, n); });
+  Status status = Status::kTempfail;
+  std::exception_ptr error;
+  try {
+    status = co_await CallFilter(
+        sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
+        [&] { return coroutine_->OnNegotiate(ctx, n); });
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) ReportException(error, "refusing the negotiation (tempfail)");
   if (!(n.offer == offer)) {
     // The offer is the MTA's: a filter cannot widen (or narrow) it.
     Report(absl::StrCat(
@@ -247,15 +266,21 @@ asio::awaitable<void> Engine::CallAbort() {
   skipping_body_ = false;
   Internal::reply(ctx).reset();
   Internal::modifications(ctx).clear();
-  if (sync_) {
-    auto fn = [&] {
-      sync_->OnAbort(ctx);
-      return 0;
-    };
-    co_await internal::CallOnWorker<int>(pool_, fn, 0);
-  } else {
-    co_await coroutine_->OnAbort(ctx);
+  std::exception_ptr error;
+  try {
+    if (sync_) {
+      auto fn = [&] {
+        sync_->OnAbort(ctx);
+        return 0;
+      };
+      co_await internal::CallOnWorker<int>(pool_, fn);
+    } else {
+      co_await coroutine_->OnAbort(ctx);
+    }
+  } catch (...) {
+    error = std::current_exception();
   }
+  if (error) ReportException(error, "ignored");
 }
 
 asio::awaitable<void> Engine::Finish() {
@@ -265,15 +290,39 @@ asio::awaitable<void> Engine::Finish() {
   if (in_message_) co_await CallAbort();
   Context& ctx = *context_;
   Internal::SetStage(ctx, Stage::kClose);
-  if (sync_) {
-    auto fn = [&] {
-      sync_->OnClose(ctx);
-      return 0;
-    };
-    co_await internal::CallOnWorker<int>(pool_, fn, 0);
-  } else {
-    co_await coroutine_->OnClose(ctx);
+  std::exception_ptr error;
+  try {
+    if (sync_) {
+      auto fn = [&] {
+        sync_->OnClose(ctx);
+        return 0;
+      };
+      co_await internal::CallOnWorker<int>(pool_, fn);
+    } else {
+      co_await coroutine_->OnClose(ctx);
+    }
+  } catch (...) {
+    error = std::current_exception();
   }
+  if (error) ReportException(error, "ignored");
+}
+
+asio::awaitable<Status> Engine::CallStage(const codec::Command& command) {
+  std::exception_ptr error;
+  try {
+    co_return co_await Dispatch(command);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  ReportException(error, "answering tempfail");
+  co_return Status::kTempfail;
+}
+
+void Engine::ReportException(std::exception_ptr error,
+                             std::string_view outcome) {
+  Report(absl::StrCat("filter callback at ", StageName(context_->stage()),
+                      QueueIdSuffix(*context_), " threw ", ExceptionText(error),
+                      "; ", std::string(outcome)));
 }
 
 // libmilter sends a reply only with the verdict of its class (5xx with

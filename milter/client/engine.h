@@ -9,12 +9,14 @@
 // data passed to the body callback, abort before close when a message is in
 // flight, and `K` starting a new session with a fresh filter object.
 // The filter object is made when the MTA negotiates: a connection that
-// closes before (a probe) never sees one, so no OnClose either.
+// closes before (a probe) never sees one, so no OnClose either. An exception
+// escaping a callback is reported and answered tempfail.
 
 #ifndef MILTER_CLIENT_ENGINE_H_
 #define MILTER_CLIENT_ENGINE_H_
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -72,6 +74,10 @@ class Engine {
   asio::awaitable<Status> Dispatch(const codec::Command& command);
   asio::awaitable<Status> CallBody(std::string_view chunk);
   asio::awaitable<void> CallAbort();
+  // Dispatch, with an exception escaping the filter reported and answered
+  // tempfail.
+  asio::awaitable<Status> CallStage(const codec::Command& command);
+  void ReportException(std::exception_ptr error, std::string_view outcome);
   void ReportMismatchedReply(uint32_t no_reply_flag, Status status) const;
   void Respond(uint32_t no_reply_flag, Status status, std::string* out);
   void EmitModifications(std::string* out);

@@ -1,9 +1,10 @@
 // Session engine rules driven through milter::testing: a message in flight
-// without MAIL, replies that do not match the verdict, and the MTA's offer
-// being read-only in OnNegotiate.
+// without MAIL, replies that do not match the verdict, the MTA's offer being
+// read-only in OnNegotiate, and exceptions escaping callbacks.
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,81 @@ TEST(EngineRulesTest, OnNegotiateCannotWidenTheOffer) {
     EXPECT_FALSE(r.negotiation->protocol & p::kNoReplyHeader);
     EXPECT_TRUE(t.negotiated().emulated & p::kNoReplyHeader);
     EXPECT_EQ(t.Header("Subject", "x").status, Status::kContinue);  // sent
+  }
+}
+
+class ThrowsSync : public Filter {
+ public:
+  Status OnNegotiate(Context&, Negotiation&) override {
+    if (throw_at_negotiate) throw std::runtime_error("bad negotiate");
+    return Status::kContinue;
+  }
+  Status OnHelo(Context&, std::string_view) override {
+    throw std::runtime_error("bug in a filter");
+  }
+  Status OnMailFrom(Context&, std::string_view, EsmtpArgs) override {
+    throw 42;  // not a std::exception
+  }
+  void OnAbort(Context&) override { throw std::logic_error("abort bug"); }
+  void OnClose(Context&) override {
+    ++closes;
+    throw std::logic_error("close bug");
+  }
+  static bool throw_at_negotiate;
+  static int closes;
+};
+bool ThrowsSync::throw_at_negotiate = false;
+int ThrowsSync::closes = 0;
+
+class ThrowsCoroutine : public CoroutineFilter {
+ public:
+  asio::awaitable<Status> OnHelo(Context&, std::string_view) override {
+    throw std::runtime_error("bug in a coroutine");
+    co_return Status::kContinue;
+  }
+};
+
+TEST(EngineRulesTest, ExceptionsAreReportedAndAnsweredTempfail) {
+  {
+    FilterTester t(MakeFilterFactory<ThrowsSync>());
+    t.Negotiate();
+    StageResult r = t.Helo("x");
+    EXPECT_EQ(r.status, Status::kTempfail);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("at helo"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("bug in a filter"));
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("tempfail"));
+    r = t.Mail("<a@b>");
+    EXPECT_EQ(r.status, Status::kTempfail);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("not derived from std::exception"));
+    r = t.Abort();  // OnAbort throws: reported, ignored
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("abort bug"));
+    ThrowsSync::closes = 0;
+    r = t.Quit();  // OnClose throws: reported, the session still closes
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(ThrowsSync::closes, 1);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("close bug"));
+  }
+  {
+    FilterTester t(MakeFilterFactory<ThrowsCoroutine>());
+    t.Negotiate();
+    StageResult r = t.Helo("x");
+    EXPECT_EQ(r.status, Status::kTempfail);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("bug in a coroutine"));
+  }
+  {
+    ThrowsSync::throw_at_negotiate = true;
+    FilterTester t(MakeFilterFactory<ThrowsSync>());
+    StageResult r = t.Negotiate();
+    ThrowsSync::throw_at_negotiate = false;
+    EXPECT_TRUE(r.closed);
+    EXPECT_FALSE(r.error.ok());
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_THAT(r.diagnostics[0], HasSubstr("bad negotiate"));
   }
 }
 

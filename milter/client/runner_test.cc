@@ -390,33 +390,47 @@ class ThrowsSync : public Filter {
 class ThrowsCoroutine : public CoroutineFilter {
  public:
   asio::awaitable<Status> OnHelo(Context&, std::string_view) override {
-    throw std::runtime_error("bug in a filter");
+    throw std::runtime_error("bug in a coroutine filter");
     co_return Status::kContinue;
   }
 };
 
-TEST(RunnerTest, ThrowingCallbacksDoNotTakeTheRunnerDown) {
+// Serves the filter; a callback throwing at HELO answers tempfail, twice,
+// and the runner reports both.
+void ExpectTempfailAndDiagnostic(FilterFactory factory, int workers,
+                                 const std::string& what) {
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
   RunnerOptions o;
   o.listen = {FreeInet()};
-  Served sync(MakeFilterFactory<ThrowsSync>(), o);
-  auto mta = ConnectTcp(PortOf(sync.runner().bound_specs()[0]));
+  o.worker_threads = workers;
+  o.diagnostics = [lines, mu](std::string_view line) {
+    std::lock_guard<std::mutex> lock(*mu);
+    lines->emplace_back(line);
+  };
+  Served s(std::move(factory), o);
+  auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  ASSERT_EQ(mta->ReadUntilVerdict(), "O");
   mta->Send(codec::Helo{"x"});
-  EXPECT_EQ(mta->ReadUntilVerdict(), "t");  // on the pool: tempfail
+  EXPECT_EQ(mta->ReadUntilVerdict(), "t");
+  mta->Send(codec::Helo{"y"});  // the session goes on
+  EXPECT_EQ(mta->ReadUntilVerdict(), "t");
+  std::lock_guard<std::mutex> lock(*mu);
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_THAT((*lines)[0],
+              ::testing::HasSubstr("filter callback at helo threw"));
+  EXPECT_THAT((*lines)[0], ::testing::HasSubstr(what));
+  EXPECT_THAT((*lines)[0], ::testing::HasSubstr("answering tempfail"));
+}
 
-  RunnerOptions o2;
-  o2.listen = {FreeInet()};
-  Served coro(MakeFilterFactory<ThrowsCoroutine>(), o2);
-  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
-  mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
-  mta->Send(codec::Helo{"x"});
-  EXPECT_TRUE(mta->ClosedByPeer());  // on the loop: the session is dropped
-  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
-  mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");  // the runner still serves
-  mta->Close();
+TEST(RunnerTest, ExceptionsFromCallbacksAreReportedAndTempfailed) {
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsSync>(), 2,
+                              "bug in a filter");
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsSync>(), 0,
+                              "bug in a filter");
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsCoroutine>(), 8,
+                              "bug in a coroutine filter");
 }
 
 TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {

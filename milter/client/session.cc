@@ -1,5 +1,9 @@
+// One MTA connection: readiness-driven reads, the command loop, the
+// answers written back, and the end of the session.
+
 #include "milter/client/session.h"
 
+#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +27,16 @@ char* Scratch() {
 }
 
 constexpr char kProgressPacket[] = {0, 0, 0, 1, 'p'};
+
+std::string ExceptionText(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 
 }  // namespace
 
@@ -95,6 +109,10 @@ void Session::OnReadable(const std::error_code& wait_error) {
   if (ec || n == 0) return End();  // EOF, reset
   asio::co_spawn(socket_.get_executor(), Process(std::string(scratch, n)),
                  [self = shared_from_this()](std::exception_ptr e, bool more) {
+                   if (e) {
+                     self->Report(absl::StrCat("closing the MTA connection: ",
+                                               ExceptionText(e)));
+                   }
                    if (e || !more) {
                      self->End();
                    } else {
@@ -150,7 +168,8 @@ void Session::End() {
   ended_ = true;
   deadline_.store(0, std::memory_order_relaxed);
   asio::co_spawn(socket_.get_executor(), engine_.Finish(),
-                 [self = shared_from_this()](std::exception_ptr) {
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   if (e) self->Report(ExceptionText(e));
                    std::error_code ec;
                    self->socket_.close(ec);
                  });
