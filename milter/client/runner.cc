@@ -1,3 +1,6 @@
+// The runner: listeners, the accept loops, signals, the graceful stop and
+// the timeout sweeper.
+
 #include "milter/client/runner.h"
 
 #include <grp.h>
@@ -61,6 +64,10 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.timeout = options_.timeout;
   config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
+}
+
+void Runner::Event(std::string_view name) const {
+  if (test_events_) test_events_(name);
 }
 
 Runner::~Runner() {
@@ -229,6 +236,7 @@ void Runner::BeginStop() {
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
   unix_paths_.clear();
   slot_timer_.cancel();
+  Event("stopping");
   if (active_.load() == 0) return MaybeFinish();
   deadline_timer_.expires_after(options_.shutdown_deadline);
   deadline_timer_.async_wait([this](const std::error_code& ec) {
@@ -272,9 +280,11 @@ asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
     while (options_.max_sessions > 0 &&
            active_.load() >= options_.max_sessions && !stopping_) {
       std::error_code ec;
+      Event("accept-slot-wait");
       slot_timer_.expires_at(asio::steady_timer::time_point::max());
       co_await slot_timer_.async_wait(
           asio::redirect_error(asio::use_awaitable, ec));
+      if (!stopping_) Event("accept-slot-wake");
     }
     if (stopping_) break;
     asio::io_context* target = &io_;
@@ -294,6 +304,7 @@ asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
       continue;
     }
     StartSession(std::move(socket));
+    Event("session-started");
   }
 }
 
@@ -324,6 +335,7 @@ void Runner::SessionEnded(Session* session) {
     if (session->list_next) session->list_next->list_prev = session->list_prev;
   }
   --active_;
+  Event("session-ended");
   asio::post(io_, [this] {
     slot_timer_.cancel();
     MaybeFinish();

@@ -100,6 +100,13 @@ class Runner {
   size_t active_sessions() const { return active_.load(); }
   uint64_t total_sessions() const { return total_.load(); }
 
+  // For tests: `hook` receives named internal events ("session-started",
+  // "session-ended", "accept-slot-wait", "accept-slot-wake", "stopping") on
+  // event loop threads. Set before Run(); must be thread-safe.
+  void SetEventHookForTesting(DiagnosticSink hook) {
+    test_events_ = std::move(hook);
+  }
+
  private:
   struct Listener;
   absl::Status ListenOn(const std::string& spec);
@@ -111,6 +118,7 @@ class Runner {
   void ArmSweeper();
   // Posts Stop() to every session for which `pick` is true.
   void StopSessions(bool expired_only);
+  void Event(std::string_view name) const;
 
   FilterFactory factory_;
   RunnerOptions options_;
@@ -125,6 +133,7 @@ class Runner {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::string> bound_specs_;
   std::vector<std::string> unix_paths_;
+  DiagnosticSink test_events_;
   asio::signal_set signals_;
   asio::steady_timer slot_timer_;
   asio::steady_timer deadline_timer_;
