@@ -13,14 +13,15 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "asio/basic_socket_acceptor.hpp"
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
-#include "asio/experimental/as_tuple.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/local/stream_protocol.hpp"
 #include "asio/post.hpp"
@@ -39,16 +40,27 @@ void WriteDiagnosticToStderr(std::string_view line) {
 using Generic = asio::generic::stream_protocol;
 
 struct Runner::Listener {
-  explicit Listener(asio::io_context& io) : acceptor(io) {}
-  asio::basic_socket_acceptor<Generic> acceptor;
+  using Acceptor = asio::basic_socket_acceptor<Generic>;
+  explicit Listener(asio::io_context& io) : acceptor(io), timer(io) {}
+  Acceptor acceptor;
   std::string spec;
+  // This listener's own wait: for a free session slot, or after a failed
+  // accept. Cancelled when a session ends.
+  asio::steady_timer timer;
 };
+
+namespace {
+
+// How long an accept loop pauses after a failed accept (EMFILE, ENFILE,
+// ENOBUFS...) unless a session ends first and frees a descriptor.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+}  // namespace
 
 Runner::Runner(FilterFactory factory, RunnerOptions options)
     : factory_(std::move(factory)),
       options_(std::move(options)),
       signals_(io_),
-      slot_timer_(io_),
       deadline_timer_(io_),
       sweep_timer_(io_) {
   for (int i = 1; i < options_.io_threads; ++i) {
@@ -232,10 +244,12 @@ void Runner::BeginStop() {
   stopping_ = true;
   std::error_code ec;
   signals_.cancel(ec);
-  for (auto& listener : listeners_) listener->acceptor.close(ec);
+  for (auto& listener : listeners_) {
+    listener->acceptor.close(ec);
+    listener->timer.cancel();
+  }
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
   unix_paths_.clear();
-  slot_timer_.cancel();
   Event("stopping");
   if (active_.load() == 0) return MaybeFinish();
   deadline_timer_.expires_after(options_.shutdown_deadline);
@@ -275,37 +289,81 @@ void Runner::ArmSweeper() {
   });
 }
 
+bool Runner::Full() const {
+  return options_.max_sessions > 0 && active_.load() >= options_.max_sessions;
+}
+
+// Each loop waits on its own listener's timer, so waiting loops never wake
+// each other; a session's end wakes them all.
+void Runner::WakeAcceptLoops() {
+  for (auto& listener : listeners_) listener->timer.cancel();
+}
+
+// Accepts without blocking (waiting for readiness when nothing is pending),
+// so a loop never holds an accepted connection while max_sessions is
+// reached.
 asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
+  std::error_code ec;
+  listener->acceptor.non_blocking(true, ec);
+  bool ready = true;  // try at once; wait for readiness once none is pending
   while (!stopping_) {
-    while (options_.max_sessions > 0 &&
-           active_.load() >= options_.max_sessions && !stopping_) {
-      std::error_code ec;
+    if (Full()) {
       Event("accept-slot-wait");
-      slot_timer_.expires_at(asio::steady_timer::time_point::max());
-      co_await slot_timer_.async_wait(
-          asio::redirect_error(asio::use_awaitable, ec));
+      co_await WaitOnTimer(listener, asio::steady_timer::time_point::max());
       if (!stopping_) Event("accept-slot-wake");
-    }
-    if (stopping_) break;
-    asio::io_context* target = &io_;
-    if (!extra_io_.empty()) {
-      size_t i = next_io_++ % (extra_io_.size() + 1);
-      if (i > 0) target = extra_io_[i - 1].get();
-    }
-    auto [ec, socket] = co_await listener->acceptor.async_accept(
-        *target, asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) break;
-      // EMFILE and friends: back off instead of spinning.
-      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
-      std::error_code ignored;
-      co_await pause.async_wait(
-          asio::redirect_error(asio::use_awaitable, ignored));
       continue;
     }
-    StartSession(std::move(socket));
-    Event("session-started");
+    Accepted result;
+    if (ready) {
+      result = AcceptOne(listener);
+    } else {
+      co_await listener->acceptor.async_wait(
+          Listener::Acceptor::wait_read,
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (!ec) {  // readable: check the slot again, then accept
+        ready = true;
+        continue;
+      }
+      Event("accept-error");
+      result = Accepted::kFailed;
+    }
+    ready = result == Accepted::kOne;  // more may be pending
+    if (result == Accepted::kFailed && !stopping_) {
+      // EMFILE and friends: the connection stays in the backlog; retry
+      // later, or as soon as a session ends and frees a descriptor.
+      co_await WaitOnTimer(
+          listener, asio::steady_timer::clock_type::now() + kAcceptRetry);
+    }
   }
+}
+
+asio::awaitable<void> Runner::WaitOnTimer(
+    Listener* listener, asio::steady_timer::time_point until) {
+  listener->timer.expires_at(until);
+  std::error_code ec;
+  co_await listener->timer.async_wait(
+      asio::redirect_error(asio::use_awaitable, ec));
+}
+
+Runner::Accepted Runner::AcceptOne(Listener* listener) {
+  size_t pick = extra_io_.empty() ? 0 : next_io_ % (extra_io_.size() + 1);
+  asio::io_context& target = pick == 0 ? io_ : *extra_io_[pick - 1];
+  Session::Socket socket(target);
+  std::error_code ec;
+  listener->acceptor.accept(socket, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again ||
+      ec == asio::error::connection_aborted || ec == asio::error::interrupted) {
+    return Accepted::kNone;  // nothing pending, or the client gave up
+  }
+  if (ec) {
+    Event("accept-error");
+    return Accepted::kFailed;
+  }
+  ++next_io_;
+  StartSession(std::move(socket));
+  Event("session-started");
+  return Accepted::kOne;
 }
 
 void Runner::StartSession(Session::Socket socket) {
@@ -337,7 +395,7 @@ void Runner::SessionEnded(Session* session) {
   --active_;
   Event("session-ended");
   asio::post(io_, [this] {
-    slot_timer_.cancel();
+    WakeAcceptLoops();
     MaybeFinish();
   });
 }

@@ -49,8 +49,8 @@ struct RunnerOptions {
   std::string unix_socket_group;
   bool remove_stale_socket = true;
   int backlog = 4096;  // capped by the kernel (somaxconn)
-  // Concurrent sessions; further connections wait in the backlog. 0: no
-  // limit.
+  // Concurrent sessions; further connections wait in the backlog (each
+  // listener's accept loop waits on its own, costing no CPU). 0: no limit.
   size_t max_sessions = 0;
   // A session waiting longer than this for the MTA (or to write) is closed.
   std::chrono::milliseconds timeout{std::chrono::seconds(7210)};
@@ -101,8 +101,9 @@ class Runner {
   uint64_t total_sessions() const { return total_.load(); }
 
   // For tests: `hook` receives named internal events ("session-started",
-  // "session-ended", "accept-slot-wait", "accept-slot-wake", "stopping") on
-  // event loop threads. Set before Run(); must be thread-safe.
+  // "session-ended", "accept-slot-wait", "accept-slot-wake", "accept-error",
+  // "stopping") on event loop threads. Set before Run(); must be
+  // thread-safe.
   void SetEventHookForTesting(DiagnosticSink hook) {
     test_events_ = std::move(hook);
   }
@@ -111,6 +112,13 @@ class Runner {
   struct Listener;
   absl::Status ListenOn(const std::string& spec);
   asio::awaitable<void> AcceptLoop(Listener* listener);
+  // Waits on the listener's timer until `until` or a cancel.
+  asio::awaitable<void> WaitOnTimer(Listener* listener,
+                                    asio::steady_timer::time_point until);
+  enum class Accepted { kOne, kNone, kFailed };
+  Accepted AcceptOne(Listener* listener);
+  bool Full() const;
+  void WakeAcceptLoops();
   void StartSession(Session::Socket socket);
   void SessionEnded(Session* session);
   void BeginStop();
@@ -135,7 +143,6 @@ class Runner {
   std::vector<std::string> unix_paths_;
   DiagnosticSink test_events_;
   asio::signal_set signals_;
-  asio::steady_timer slot_timer_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer sweep_timer_;
   std::mutex mu_;
