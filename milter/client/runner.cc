@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -47,6 +48,7 @@ struct Runner::Listener {
   // This listener's own wait: for a free session slot, or after a failed
   // accept. Cancelled when a session ends.
   asio::steady_timer timer;
+  uint64_t failures = 0;  // failed accepts since the last success
 };
 
 namespace {
@@ -76,6 +78,10 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.timeout = options_.timeout;
   config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
+}
+
+void Runner::Report(std::string_view line) const {
+  if (options_.diagnostics) options_.diagnostics(line);
 }
 
 void Runner::Event(std::string_view name) const {
@@ -325,7 +331,7 @@ asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
         ready = true;
         continue;
       }
-      Event("accept-error");
+      AcceptFailed(listener, ec);
       result = Accepted::kFailed;
     }
     ready = result == Accepted::kOne;  // more may be pending
@@ -357,13 +363,32 @@ Runner::Accepted Runner::AcceptOne(Listener* listener) {
     return Accepted::kNone;  // nothing pending, or the client gave up
   }
   if (ec) {
-    Event("accept-error");
+    AcceptFailed(listener, ec);
     return Accepted::kFailed;
   }
   ++next_io_;
+  if (listener->failures > 0) {
+    Report(absl::StrCat("accepting connections on ", listener->spec,
+                        " again (after ", listener->failures,
+                        " failed attempts)"));
+    listener->failures = 0;
+  }
   StartSession(std::move(socket));
   Event("session-started");
   return Accepted::kOne;
+}
+
+// Reported once per episode: the first failure after a success.
+void Runner::AcceptFailed(Listener* listener, const std::error_code& ec) {
+  Event("accept-error");
+  if (listener->failures++ > 0) return;
+  bool no_descriptors = ec.value() == EMFILE || ec.value() == ENFILE;
+  Report(absl::StrCat(
+      "cannot accept connections on ", listener->spec, ": ", ec.message(),
+      no_descriptors ? " (the open-file limit is reached: raise it, e.g. "
+                       "ulimit -n, or lower max_sessions)"
+                     : "",
+      "; connections wait in the backlog, retrying"));
 }
 
 void Runner::StartSession(Session::Socket socket) {

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,8 @@ struct RunnerOptions {
   int backlog = 4096;  // capped by the kernel (somaxconn)
   // Concurrent sessions; further connections wait in the backlog (each
   // listener's accept loop waits on its own, costing no CPU). 0: no limit.
+  // (At the open-file limit, too, connections wait in the backlog: reported
+  // once through `diagnostics`, and again when accepting resumes.)
   size_t max_sessions = 0;
   // A session waiting longer than this for the MTA (or to write) is closed.
   std::chrono::milliseconds timeout{std::chrono::seconds(7210)};
@@ -66,7 +69,8 @@ struct RunnerOptions {
   std::chrono::milliseconds shutdown_deadline{std::chrono::seconds(10)};
   // Problems the library cannot report to the MTA or the filter, one line
   // each: a verdict returned at a stage whose no-reply flag is in force (it
-  // cannot be sent), a protocol error that closes an MTA connection. Called
+  // cannot be sent), a protocol error that closes an MTA connection,
+  // accepting paused at the open-file limit (and resumed). Called
   // on event loop threads, possibly concurrently: must be thread-safe. The
   // default writes "milter: LINE" to stderr; set an empty function to
   // discard them.
@@ -117,6 +121,7 @@ class Runner {
                                     asio::steady_timer::time_point until);
   enum class Accepted { kOne, kNone, kFailed };
   Accepted AcceptOne(Listener* listener);
+  void AcceptFailed(Listener* listener, const std::error_code& ec);
   bool Full() const;
   void WakeAcceptLoops();
   void StartSession(Session::Socket socket);
@@ -126,6 +131,7 @@ class Runner {
   void ArmSweeper();
   // Posts Stop() to every session for which `pick` is true.
   void StopSessions(bool expired_only);
+  void Report(std::string_view line) const;
   void Event(std::string_view name) const;
 
   FilterFactory factory_;
