@@ -78,6 +78,8 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.timeout = options_.timeout;
   config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
+  config_.test_events = &test_events_;
+  config_.queued_high_water = &queued_high_water_;
 }
 
 void Runner::Report(std::string_view line) const {

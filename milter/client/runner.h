@@ -103,10 +103,13 @@ class Runner {
 
   size_t active_sessions() const { return active_.load(); }
   uint64_t total_sessions() const { return total_.load(); }
+  // The most answer bytes queued for one MTA connection so far: about
+  // Session::kMaxQueuedOutput plus one command's answers at most.
+  size_t max_queued_output() const { return queued_high_water_.load(); }
 
   // For tests: `hook` receives named internal events ("session-started",
   // "session-ended", "accept-slot-wait", "accept-slot-wake", "accept-error",
-  // "stopping") on event loop threads. Set before Run(); must be
+  // "stopping", "output-full") on event loop threads. Set before Run(); must be
   // thread-safe.
   void SetEventHookForTesting(DiagnosticSink hook) {
     test_events_ = std::move(hook);
@@ -155,6 +158,7 @@ class Runner {
   Session* sessions_ = nullptr;  // intrusive list head, guarded by mu_
   std::atomic<size_t> active_{0};
   std::atomic<uint64_t> total_{0};
+  std::atomic<size_t> queued_high_water_{0};
   bool listening_ = false;
   bool stopping_ = false;
 };

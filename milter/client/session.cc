@@ -1,5 +1,5 @@
-// One MTA connection: readiness-driven reads, the command loop, the
-// answers written back, and the end of the session.
+// One MTA connection: readiness-driven reads, the command loop with
+// backpressure, the answers written back, and the end of the session.
 
 #include "milter/client/session.h"
 
@@ -18,8 +18,9 @@
 namespace milter::client {
 namespace {
 
-// Big enough for a whole maximal packet in one read.
-constexpr size_t kScratchSize = codec::kMaxPayload1M + 5;
+// One read's worth; larger packets are assembled by the decoder (which
+// holds at most one packet), so what a read copies stays small.
+constexpr size_t kScratchSize = Session::kReadSize;
 
 char* Scratch() {
   thread_local std::unique_ptr<char[]> scratch(new char[kScratchSize]);
@@ -48,6 +49,12 @@ Session::Session(Socket socket, const SessionConfig* config)
 void Session::Report(std::string_view what) {
   if (config_->diagnostics != nullptr && *config_->diagnostics) {
     (*config_->diagnostics)(what);
+  }
+}
+
+void Session::Event(std::string_view name) {
+  if (config_->test_events != nullptr && *config_->test_events) {
+    (*config_->test_events)(name);
   }
 }
 
@@ -88,6 +95,36 @@ void Session::SendProgress() {
   });
 }
 
+void Session::NoteQueued() {
+  if (config_->queued_high_water == nullptr) return;
+  size_t queued = Queued();
+  size_t seen = config_->queued_high_water->load(std::memory_order_relaxed);
+  while (queued > seen && !config_->queued_high_water->compare_exchange_weak(
+                              seen, queued, std::memory_order_relaxed)) {
+  }
+}
+
+void Session::WriteDone(const std::error_code& ec) {
+  deadline_.store(0, std::memory_order_relaxed);
+  std::string().swap(sending_);
+  if (ec) {
+    write_failed_ = true;
+    out_.clear();
+  }
+}
+
+asio::awaitable<bool> Session::Flush() {
+  while (!write_failed_ && !stopped_ && !out_.empty()) {
+    sending_.swap(out_);
+    SetDeadline();
+    std::error_code ec;
+    co_await asio::async_write(socket_, asio::buffer(sending_),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    WriteDone(ec);
+  }
+  co_return !write_failed_ && !stopped_;
+}
+
 void Session::WaitForData() {
   if (stopped_) return End();
   SetDeadline();
@@ -121,13 +158,12 @@ void Session::OnReadable(const std::error_code& wait_error) {
                  });
 }
 
-// `in` and `out` live in this coroutine's frame: nothing stays allocated
-// between reads.
+// `in` lives in this coroutine's frame and the answer buffers are released
+// at the end: nothing stays allocated between reads.
 asio::awaitable<bool> Session::Process(std::string in) {
-  std::string out;
   decoder_.Feed(in);
   bool close = false;
-  while (!close) {
+  while (!close && !stopped_) {
     absl::StatusOr<std::optional<codec::Command>> next = decoder_.Next();
     if (!next.ok()) {
       // Garbage, oversize length: drop the MTA.
@@ -137,7 +173,7 @@ asio::awaitable<bool> Session::Process(std::string in) {
       break;
     }
     if (!next->has_value()) break;
-    absl::StatusOr<Engine::After> after = co_await engine_.Handle(**next, &out);
+    absl::StatusOr<Engine::After> after = co_await Handle(**next);
     if (!after.ok()) {
       Report(absl::StrCat("closing the MTA connection: ",
                           after.status().message()));
@@ -150,17 +186,23 @@ asio::awaitable<bool> Session::Process(std::string in) {
     } else {
       decoder_.set_max_payload(engine_.max_payload());
     }
+    if (!close && Queued() >= kMaxQueuedOutput) {
+      // Backpressure: the MTA takes these before we handle (or read) more.
+      Event("output-full");
+      if (!co_await Flush()) close = true;
+    }
   }
-  if (!out.empty() && !stopped_) {
-    SetDeadline();
-    std::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(out),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    deadline_.store(0, std::memory_order_relaxed);
-    if (ec) close = true;
-  }
+  if (!co_await Flush()) close = true;
   decoder_.ReleaseMemoryIfIdle();
+  std::string().swap(out_);
   co_return !close && !stopped_;
+}
+
+asio::awaitable<absl::StatusOr<Engine::After>> Session::Handle(
+    const codec::Command& command) {
+  absl::StatusOr<Engine::After> after = co_await engine_.Handle(command, &out_);
+  NoteQueued();
+  co_return after;
 }
 
 void Session::End() {
