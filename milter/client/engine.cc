@@ -21,6 +21,9 @@ namespace {
 namespace protocol = codec::protocol;
 using Internal = Context::Internal;
 
+// Set in Engine::progress_ while a stage's callbacks may report progress.
+constexpr uint32_t kStageOpen = 1u << 31;
+
 // Calls a sync callback (on the pool) or a coroutine one. Exceptions
 // propagate to the caller.
 template <class SyncFn, class CoroFn>
@@ -74,12 +77,10 @@ void Engine::Report(std::string_view what) const {
 Engine::~Engine() = default;
 
 void Engine::NewFilter() {
-  std::function<void()> sink;
-  if (context_) sink = std::move(Internal::SetProgressSinkRef(*context_));
   sync_.reset();
   coroutine_.reset();
   context_ = std::make_unique<Context>();
-  Internal::SetProgressSink(*context_, std::move(sink));
+  Internal::SetProgressSink(*context_, [this] { OnProgress(); });
   negotiated_ = in_message_ = skipping_body_ = closed_ = false;
 }
 
@@ -92,8 +93,25 @@ void Engine::MakeFilter() {
   }
 }
 
-void Engine::SetProgressSink(std::function<void()> sink) {
-  Internal::SetProgressSink(*context_, std::move(sink));
+void Engine::SetProgressSink(std::function<void()> notify) {
+  progress_notify_ = std::move(notify);
+}
+
+// Any thread. Counted only while the stage is open: a report after the
+// stage's callbacks returned is dropped, so nothing follows the verdict.
+void Engine::OnProgress() {
+  uint32_t state = progress_.load(std::memory_order_acquire);
+  do {
+    if (!(state & kStageOpen)) return;
+  } while (!progress_.compare_exchange_weak(
+      state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (progress_notify_) progress_notify_();
+}
+
+void Engine::TakeProgress(std::string* out) {
+  uint32_t n =
+      progress_.fetch_and(kStageOpen, std::memory_order_acq_rel) & ~kStageOpen;
+  for (; n > 0; --n) codec::EncodeResponse(codec::Progress{}, out);
 }
 
 size_t Engine::max_payload() const {
@@ -179,7 +197,10 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
   if (std::string_view("MRTLNBE").find(code) != std::string_view::npos) {
     in_message_ = true;
   }
+  progress_.store(kStageOpen, std::memory_order_release);
   Status status = co_await CallStage(command);
+  TakeProgress(out);  // progress of this stage goes before its answer...
+  progress_.store(0, std::memory_order_release);  // ...and none after it
   ReportMismatchedReply(no_reply, status);
   if (code == 'E') {
     EmitModifications(out);
@@ -187,6 +208,8 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
     skipping_body_ = false;
   }
   Respond(no_reply, status, out);
+  // Outside a stage, Progress and the modifications are refused.
+  Internal::SetStage(*context_, Stage::kNone);
   if (code == 'B' && status == Status::kSkip) {
     // The filter wants no more body. Whether or not the MTA got an 's' (it
     // lacks SKIP, or the no-reply-body flag forbids an answer), OnBody is
@@ -286,6 +309,7 @@ asio::awaitable<void> Engine::CallAbort() {
 asio::awaitable<void> Engine::Finish() {
   if (closed_) co_return;
   closed_ = true;
+  progress_.store(0, std::memory_order_release);
   if (!has_filter()) co_return;  // closed before negotiating: no session
   if (in_message_) co_await CallAbort();
   Context& ctx = *context_;

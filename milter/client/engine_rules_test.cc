@@ -1,6 +1,7 @@
 // Session engine rules driven through milter::testing: a message in flight
 // without MAIL, replies that do not match the verdict, the MTA's offer being
-// read-only in OnNegotiate, and exceptions escaping callbacks.
+// read-only in OnNegotiate, exceptions escaping callbacks, and progress refused
+// once a stage has been answered.
 
 #include <functional>
 #include <memory>
@@ -8,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "asio/post.hpp"
+#include "asio/this_coro.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "milter/client/engine.h"
@@ -268,6 +272,30 @@ TEST(EngineRulesTest, ExceptionsAreReportedAndAnsweredTempfail) {
     ASSERT_FALSE(r.diagnostics.empty());
     EXPECT_THAT(r.diagnostics[0], HasSubstr("bad negotiate"));
   }
+}
+
+// Reports progress during OnHelo, and once more after the stage was
+// answered (from a handler it posts).
+class LateProgress : public CoroutineFilter {
+ public:
+  static absl::Status late;
+  asio::awaitable<Status> OnHelo(Context& ctx, std::string_view) override {
+    EXPECT_TRUE(ctx.Progress().ok());
+    asio::post(co_await asio::this_coro::executor,
+               [&ctx] { late = ctx.Progress(); });
+    co_return Status::kContinue;
+  }
+};
+absl::Status LateProgress::late;
+
+TEST(EngineRulesTest, ProgressAfterTheStageIsRefusedAndNotSent) {
+  FilterTester t(MakeFilterFactory<LateProgress>());
+  t.Negotiate();
+  StageResult r = t.Helo("x");
+  EXPECT_EQ(r.progress, 1);
+  EXPECT_EQ(r.status, Status::kContinue);
+  EXPECT_EQ(LateProgress::late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.context().stage(), Stage::kNone);
 }
 
 }  // namespace

@@ -27,8 +27,6 @@ char* Scratch() {
   return scratch.get();
 }
 
-constexpr char kProgressPacket[] = {0, 0, 0, 1, 'p'};
-
 std::string ExceptionText(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
@@ -88,10 +86,14 @@ void Session::Start() {
   WaitForData();
 }
 
+// The engine's progress notification, on the filter's thread: the packets
+// go out now, behind the answers already queued (and the engine puts any
+// not yet taken ahead of the stage's answer).
 void Session::SendProgress() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    std::error_code ec;
-    asio::write(self->socket_, asio::buffer(kProgressPacket), ec);
+    self->engine_.TakeProgress(&self->out_);
+    self->NoteQueued();
+    self->KickWriter();
   });
 }
 
@@ -104,7 +106,24 @@ void Session::NoteQueued() {
   }
 }
 
+void Session::KickWriter() {
+  if (writing_ || out_.empty() || write_failed_ || stopped_) return;
+  writing_ = true;
+  sending_.swap(out_);
+  SetDeadline();
+  asio::async_write(
+      socket_, asio::buffer(sending_),
+      [self = shared_from_this()](const std::error_code& ec, size_t) {
+        self->WriteDone(ec);
+        self->KickWriter();
+        if (!self->writing_ && self->writer_waiter_) {
+          self->writer_waiter_->cancel();
+        }
+      });
+}
+
 void Session::WriteDone(const std::error_code& ec) {
+  writing_ = false;
   deadline_.store(0, std::memory_order_relaxed);
   std::string().swap(sending_);
   if (ec) {
@@ -114,7 +133,18 @@ void Session::WriteDone(const std::error_code& ec) {
 }
 
 asio::awaitable<bool> Session::Flush() {
-  while (!write_failed_ && !stopped_ && !out_.empty()) {
+  while (!write_failed_ && !stopped_) {
+    if (writing_) {  // a background write (progress) is in flight
+      asio::steady_timer waiter(socket_.get_executor(),
+                                asio::steady_timer::time_point::max());
+      writer_waiter_ = &waiter;
+      std::error_code ec;
+      co_await waiter.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      writer_waiter_ = nullptr;
+      continue;
+    }
+    if (out_.empty()) break;
+    writing_ = true;
     sending_.swap(out_);
     SetDeadline();
     std::error_code ec;
@@ -181,7 +211,6 @@ asio::awaitable<bool> Session::Process(std::string in) {
     } else if (*after == Engine::After::kClose) {
       close = true;
     } else if (*after == Engine::After::kNewSession) {
-      engine_.SetProgressSink([this] { SendProgress(); });
       decoder_.set_max_payload(codec::kDefaultMaxPayload);
     } else {
       decoder_.set_max_payload(engine_.max_payload());

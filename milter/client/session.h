@@ -24,6 +24,7 @@
 #include "asio/basic_stream_socket.hpp"
 #include "asio/generic/stream_protocol.hpp"
 #include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 #include "milter/client/engine.h"
 #include "milter/client/filter_factory.h"
 #include "milter/codec/decoder.h"
@@ -83,6 +84,8 @@ class Session : public std::enable_shared_from_this<Session> {
       const codec::Command& command);
   // Writes every queued answer; false if the connection failed or stopped.
   asio::awaitable<bool> Flush();
+  // Starts writing queued answers in the background (progress).
+  void KickWriter();
   void WriteDone(const std::error_code& ec);
   size_t Queued() const { return out_.size() + sending_.size(); }
   void NoteQueued();
@@ -96,9 +99,12 @@ class Session : public std::enable_shared_from_this<Session> {
   const SessionConfig* config_;
   Engine engine_;
   codec::CommandDecoder decoder_;
-  std::string out_;                   // answers queued (empty when idle)
-  std::string sending_;               // answers being written (empty when idle)
+  std::string out_;      // answers queued (empty when idle)
+  std::string sending_;  // answers being written (empty when idle)
+  // Wakes Flush while a background write finishes (rare: progress).
+  asio::steady_timer* writer_waiter_ = nullptr;
   std::atomic<int64_t> deadline_{0};  // steady_clock ticks; 0: none
+  bool writing_ = false;
   bool write_failed_ = false;
   bool stopped_ = false;
   bool ended_ = false;
