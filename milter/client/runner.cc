@@ -1,5 +1,5 @@
-// The runner: listeners, the accept loops, signals, the graceful stop and
-// the timeout sweeper.
+// The runner: listeners, the accept loops (max_sessions, open-file limit),
+// signals, the graceful and the forced stop, and the timeout sweeper.
 
 #include "milter/client/runner.h"
 
@@ -57,10 +57,21 @@ namespace {
 // ENOBUFS...) unless a session ends first and frees a descriptor.
 constexpr std::chrono::milliseconds kAcceptRetry{100};
 
+// Keeps objects that abandoned callbacks may still use (event loops, the
+// worker pool) reachable for the life of the process.
+void KeepForever(void* object) {
+  static std::mutex* mu = new std::mutex;
+  static std::vector<void*>* kept = new std::vector<void*>;
+  std::lock_guard<std::mutex> lock(*mu);
+  kept->push_back(object);
+}
+
 }  // namespace
 
 Runner::Runner(FilterFactory factory, RunnerOptions options)
-    : factory_(std::move(factory)),
+    : io_owner_(std::make_unique<asio::io_context>()),
+      io_(*io_owner_),
+      factory_(std::move(factory)),
       options_(std::move(options)),
       signals_(io_),
       deadline_timer_(io_),
@@ -78,8 +89,30 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.timeout = options_.timeout;
   config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
+  config_.on_final_stop = [this] {
+    asio::post(io_, [this] { CheckAbandon(); });
+  };
   config_.test_events = &test_events_;
   config_.queued_high_water = &queued_high_water_;
+}
+
+Runner::~Runner() {
+  // Sessions destroyed with the event loops below must not call back.
+  config_.on_end = nullptr;
+  config_.on_final_stop = nullptr;
+  for (const std::string& path : unix_paths_) ::unlink(path.c_str());
+  if (abandoned_) {
+    // A stuck callback still runs on the pool and will post its result to
+    // an event loop: neither may be destroyed (nor the pool joined).
+    if (pool_) {
+      pool_->stop();
+      KeepForever(pool_.release());
+    }
+    for (auto& io : extra_io_) KeepForever(io.release());
+    KeepForever(io_owner_.release());
+  } else if (pool_) {
+    pool_->join();
+  }
 }
 
 void Runner::Report(std::string_view line) const {
@@ -88,13 +121,6 @@ void Runner::Report(std::string_view line) const {
 
 void Runner::Event(std::string_view name) const {
   if (test_events_) test_events_(name);
-}
-
-Runner::~Runner() {
-  // Sessions destroyed with the event loops below must not call back.
-  config_.on_end = nullptr;
-  for (const std::string& path : unix_paths_) ::unlink(path.c_str());
-  if (pool_) pool_->join();
 }
 
 namespace {
@@ -225,9 +251,7 @@ absl::Status Runner::Run() {
   if (options_.handle_signals) {
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
-    signals_.async_wait([this](const std::error_code& ec, int) {
-      if (!ec) BeginStop();
-    });
+    WaitForSignal();
   }
   for (auto& listener : listeners_) {
     asio::co_spawn(io_, AcceptLoop(listener.get()), asio::detached);
@@ -239,19 +263,32 @@ absl::Status Runner::Run() {
   }
   io_.run();
   for (std::thread& t : threads) t.join();
-  if (pool_) pool_->join();
+  // Abandoned callbacks may never return: the pool is left to them.
+  if (pool_ && !abandoned_) pool_->join();
   return absl::OkStatus();
 }
 
+void Runner::WaitForSignal() {
+  signals_.async_wait([this](const std::error_code& ec, int) {
+    if (ec || finished_) return;
+    RequestStop();
+    if (!finished_) WaitForSignal();  // a second signal forces the stop
+  });
+}
+
 void Runner::Stop() {
-  asio::post(io_, [this] { BeginStop(); });
+  asio::post(io_, [this] { RequestStop(); });
+}
+
+void Runner::RequestStop() {
+  if (stopping_) return ForceStop();
+  BeginStop();
 }
 
 void Runner::BeginStop() {
   if (stopping_) return;
   stopping_ = true;
   std::error_code ec;
-  signals_.cancel(ec);
   for (auto& listener : listeners_) {
     listener->acceptor.close(ec);
     listener->timer.cancel();
@@ -262,12 +299,55 @@ void Runner::BeginStop() {
   if (active_.load() == 0) return MaybeFinish();
   deadline_timer_.expires_after(options_.shutdown_deadline);
   deadline_timer_.async_wait([this](const std::error_code& ec) {
-    if (!ec) StopSessions(/*expired_only=*/false);
+    if (!ec) ForceStop();
   });
 }
 
+void Runner::ForceStop() {
+  if (forcing_ || finished_) return;
+  BeginStop();
+  if (finished_) return;
+  forcing_ = true;
+  deadline_timer_.cancel();
+  Event("force-stop");
+  StopSessions(/*expired_only=*/false);
+  CheckAbandon();
+}
+
+// After a forced stop: once every remaining session is stuck in a callback
+// (the others end at once), leave them to it and let Run() return.
+void Runner::CheckAbandon() {
+  if (!forcing_ || finished_) return;
+  std::vector<std::string> stuck;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sessions_ == nullptr) return;  // MaybeFinish ends the run
+    for (Session* s = sessions_; s != nullptr; s = s->list_next) {
+      if (!s->StuckInCallback()) return;  // still ending
+      stuck.push_back(s->CallbackName());
+    }
+  }
+  for (const std::string& name : stuck) {
+    Report(absl::StrCat(
+        "shutdown: abandoning a session whose filter callback (", name,
+        ") is still running after the stop deadline; its connection is "
+        "closed and the filter will not be called again"));
+  }
+  finished_ = true;
+  abandoned_ = true;
+  Event("abandoned");
+  std::error_code ec;
+  signals_.cancel(ec);
+  sweep_timer_.cancel();
+  io_.stop();
+  for (auto& io : extra_io_) io->stop();
+}
+
 void Runner::MaybeFinish() {
-  if (!stopping_ || active_.load() != 0) return;
+  if (!stopping_ || active_.load() != 0 || finished_) return;
+  finished_ = true;
+  std::error_code ec;
+  signals_.cancel(ec);
   deadline_timer_.cancel();
   sweep_timer_.cancel();
   extra_work_.clear();  // lets the other event loops return
@@ -282,7 +362,8 @@ void Runner::StopSessions(bool expired_only) {
     // stopped (its destructor waits for mu_ to leave the set).
     std::shared_ptr<Session> live = s->weak_from_this().lock();
     if (!live) continue;
-    asio::post(live->executor(), [live] { live->Stop(); });
+    bool final = !expired_only;
+    asio::post(live->executor(), [live, final] { live->Stop(final); });
   }
 }
 
@@ -291,9 +372,9 @@ void Runner::ArmSweeper() {
                            std::chrono::milliseconds(1000));
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const std::error_code& ec) {
-    if (ec) return;
+    if (ec || finished_) return;
     StopSessions(/*expired_only=*/true);
-    if (!(stopping_ && active_.load() == 0)) ArmSweeper();
+    ArmSweeper();
   });
 }
 
@@ -424,6 +505,7 @@ void Runner::SessionEnded(Session* session) {
   asio::post(io_, [this] {
     WakeAcceptLoops();
     MaybeFinish();
+    CheckAbandon();
   });
 }
 

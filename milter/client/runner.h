@@ -2,7 +2,9 @@
 // accepts MTA connections and runs one Session per connection on an
 // event loop, synchronous callbacks on a bounded worker pool. Stops
 // gracefully on SIGTERM/SIGINT or Stop(): no new connections, sessions in
-// flight may finish until the deadline, then they are closed.
+// flight may finish until the deadline; then (or on a second stop request)
+// the remaining connections are closed, no callback starts any more, and
+// Run() returns without waiting for callbacks still running.
 //
 //   RunnerOptions options;
 //   options.listen = {"inet:10025@127.0.0.1"};
@@ -66,12 +68,16 @@ struct RunnerOptions {
   // Stop on SIGTERM/SIGINT.
   bool handle_signals = true;
   // How long sessions in flight may take to finish after a stop request.
+  // After it (or at a second stop request) connections are closed and
+  // callbacks still running are abandoned.
   std::chrono::milliseconds shutdown_deadline{std::chrono::seconds(10)};
   // Problems the library cannot report to the MTA or the filter, one line
   // each: a verdict returned at a stage whose no-reply flag is in force (it
-  // cannot be sent), a protocol error that closes an MTA connection,
-  // accepting paused at the open-file limit (and resumed). Called
-  // on event loop threads, possibly concurrently: must be thread-safe. The
+  // cannot be sent), a reply whose class does not match the verdict (not
+  // used), an exception escaping a callback (answered tempfail), a protocol
+  // error that closes an MTA connection, accepting paused at the open-file
+  // limit (and resumed), callbacks abandoned at shutdown. Called on event
+  // loop or worker threads, possibly concurrently: must be thread-safe. The
   // default writes "milter: LINE" to stderr; set an empty function to
   // discard them.
   DiagnosticSink diagnostics = WriteDiagnosticToStderr;
@@ -99,6 +105,8 @@ class Runner {
   // and SIGINT keep `handle_signals`, which waits for them on the event loop
   // (asio::signal_set); for other signals, wait with your own
   // asio::signal_set or sigwait() thread and call Stop() from there.
+  // A second Stop() (or SIGTERM/SIGINT) skips the rest of the drain, as if
+  // the shutdown deadline had passed.
   void Stop();
 
   size_t active_sessions() const { return active_.load(); }
@@ -109,8 +117,8 @@ class Runner {
 
   // For tests: `hook` receives named internal events ("session-started",
   // "session-ended", "accept-slot-wait", "accept-slot-wake", "accept-error",
-  // "stopping", "output-full") on event loop threads. Set before Run(); must be
-  // thread-safe.
+  // "stopping", "force-stop", "abandoned", "output-full") on event loop
+  // threads. Set before Run(); must be thread-safe.
   void SetEventHookForTesting(DiagnosticSink hook) {
     test_events_ = std::move(hook);
   }
@@ -129,17 +137,27 @@ class Runner {
   void WakeAcceptLoops();
   void StartSession(Session::Socket socket);
   void SessionEnded(Session* session);
+  void WaitForSignal();
+  void RequestStop();
   void BeginStop();
+  // The deadline passed or a second stop came: close every connection, let
+  // no callback start, and return from Run() once only sessions stuck in a
+  // callback remain.
+  void ForceStop();
+  void CheckAbandon();
   void MaybeFinish();
   void ArmSweeper();
-  // Posts Stop() to every session for which `pick` is true.
+  // Posts Stop() to the expired sessions, or a final Stop() to all.
   void StopSessions(bool expired_only);
   void Report(std::string_view line) const;
   void Event(std::string_view name) const;
 
+  // Declared first, destroyed last. Kept for the life of the process when
+  // callbacks were abandoned (they may still post to it).
+  std::unique_ptr<asio::io_context> io_owner_;
+  asio::io_context& io_;  // listeners, signals, timers, first sessions
   FilterFactory factory_;
   RunnerOptions options_;
-  asio::io_context io_;  // listeners, signals, timers, first sessions
   std::vector<std::unique_ptr<asio::io_context>> extra_io_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       extra_work_;
@@ -161,6 +179,9 @@ class Runner {
   std::atomic<size_t> queued_high_water_{0};
   bool listening_ = false;
   bool stopping_ = false;
+  bool forcing_ = false;
+  bool finished_ = false;   // Run() is about to return
+  bool abandoned_ = false;  // callbacks were left running
 };
 
 }  // namespace milter::client

@@ -1,5 +1,5 @@
 // One MTA connection: readiness-driven reads, the command loop with
-// backpressure, the answers written back, and the end of the session.
+// backpressure, the answer writer, and the end of the session.
 
 #include "milter/client/session.h"
 
@@ -72,11 +72,28 @@ void Session::SetDeadline() {
                   std::memory_order_relaxed);
 }
 
-void Session::Stop() {
+bool Session::StuckInCallback() const {
+  return final_stop_seen_.load(std::memory_order_acquire) &&
+         in_callback_.load(std::memory_order_acquire) != 0;
+}
+
+const char* Session::CallbackName() const {
+  char code = in_callback_.load(std::memory_order_acquire);
+  if (code == 0) return "none";
+  if (code == 'Q') return "close";
+  return codec::CommandName(static_cast<codec::CommandCode>(code));
+}
+
+void Session::Stop(bool final) {
   stopped_ = true;
   std::error_code ec;
   socket_.cancel(ec);
   socket_.shutdown(Socket::shutdown_both, ec);
+  if (final && !final_stop_) {
+    final_stop_ = true;
+    final_stop_seen_.store(true, std::memory_order_release);
+    if (config_->on_final_stop) config_->on_final_stop();
+  }
 }
 
 void Session::Start() {
@@ -176,6 +193,7 @@ void Session::OnReadable(const std::error_code& wait_error) {
   if (ec || n == 0) return End();  // EOF, reset
   asio::co_spawn(socket_.get_executor(), Process(std::string(scratch, n)),
                  [self = shared_from_this()](std::exception_ptr e, bool more) {
+                   self->in_callback_.store(0, std::memory_order_release);
                    if (e) {
                      self->Report(absl::StrCat("closing the MTA connection: ",
                                                ExceptionText(e)));
@@ -229,7 +247,10 @@ asio::awaitable<bool> Session::Process(std::string in) {
 
 asio::awaitable<absl::StatusOr<Engine::After>> Session::Handle(
     const codec::Command& command) {
+  in_callback_.store(static_cast<char>(codec::CodeOf(command)),
+                     std::memory_order_release);
   absl::StatusOr<Engine::After> after = co_await engine_.Handle(command, &out_);
+  in_callback_.store(0, std::memory_order_release);
   NoteQueued();
   co_return after;
 }
@@ -238,8 +259,15 @@ void Session::End() {
   if (ended_) return;
   ended_ = true;
   deadline_.store(0, std::memory_order_relaxed);
+  std::error_code ec;
+  if (final_stop_) {  // no callback starts after a final stop
+    socket_.close(ec);
+    return;
+  }
+  in_callback_.store('Q', std::memory_order_release);
   asio::co_spawn(socket_.get_executor(), engine_.Finish(),
                  [self = shared_from_this()](std::exception_ptr e) {
+                   self->in_callback_.store(0, std::memory_order_release);
                    if (e) self->Report(ExceptionText(e));
                    std::error_code ec;
                    self->socket_.close(ec);

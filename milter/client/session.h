@@ -42,6 +42,8 @@ struct SessionConfig {
   const DiagnosticSink* diagnostics = nullptr;
   // Called from the session's destructor (on any thread).
   std::function<void(Session*)> on_end;
+  // Called on the session's thread once Stop(/*final=*/true) took effect.
+  std::function<void()> on_final_stop;
   // For tests (may be null): named internal events, e.g. "output-full".
   const DiagnosticSink* test_events = nullptr;
   // Raised to the most answer bytes one session has queued (may be null).
@@ -68,13 +70,23 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Starts serving; the session keeps itself alive until it ends.
   void Start();
-  // Closes the connection; call on the session's executor.
-  void Stop();
+  // Closes the connection; call on the session's executor. `final`: no
+  // filter callback starts any more (not even OnAbort/OnClose), and
+  // config->on_final_stop is called.
+  void Stop(bool final = false);
   asio::io_context::executor_type executor() { return socket_.get_executor(); }
 
   // Thread-safe: true if the session has waited past its deadline (for the
   // MTA to send, or to take our answers).
   bool Expired(std::chrono::steady_clock::time_point now) const;
+
+  // Thread-safe: a final Stop took effect and a filter callback of this
+  // session is still running (or waiting for a worker). It ends by itself
+  // once the callback returns.
+  bool StuckInCallback() const;
+  // Thread-safe: the command whose callback runs ("helo", ...), or "close"
+  // for OnAbort/OnClose at the end.
+  const char* CallbackName() const;
 
  private:
   void WaitForData();
@@ -104,9 +116,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // Wakes Flush while a background write finishes (rare: progress).
   asio::steady_timer* writer_waiter_ = nullptr;
   std::atomic<int64_t> deadline_{0};  // steady_clock ticks; 0: none
+  // Command code whose callback runs, 'Q' for the final abort/close, 0: none.
+  std::atomic<char> in_callback_{0};
+  std::atomic<bool> final_stop_seen_{false};
   bool writing_ = false;
   bool write_failed_ = false;
   bool stopped_ = false;
+  bool final_stop_ = false;
   bool ended_ = false;
 
  public:
