@@ -33,6 +33,10 @@ asio::awaitable<Status> CallFilter(bool sync, const asio::any_io_executor* pool,
   co_return co_await coro_fn();
 }
 
+void AppendProgress(uint32_t count, std::string* out) {
+  for (; count > 0; --count) codec::EncodeResponse(codec::Progress{}, out);
+}
+
 std::string ExceptionText(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
@@ -109,9 +113,9 @@ void Engine::OnProgress() {
 }
 
 void Engine::TakeProgress(std::string* out) {
-  uint32_t n =
-      progress_.fetch_and(kStageOpen, std::memory_order_acq_rel) & ~kStageOpen;
-  for (; n > 0; --n) codec::EncodeResponse(codec::Progress{}, out);
+  AppendProgress(
+      progress_.fetch_and(kStageOpen, std::memory_order_acq_rel) & ~kStageOpen,
+      out);
 }
 
 size_t Engine::max_payload() const {
@@ -199,8 +203,10 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
   }
   progress_.store(kStageOpen, std::memory_order_release);
   Status status = co_await CallStage(command);
-  TakeProgress(out);  // progress of this stage goes before its answer...
-  progress_.store(0, std::memory_order_release);  // ...and none after it
+  // Progress of this stage goes before its answer, and none after it: the
+  // count is taken and the stage closed in one step.
+  AppendProgress(progress_.exchange(0, std::memory_order_acq_rel) & ~kStageOpen,
+                 out);
   ReportMismatchedReply(no_reply, status);
   if (code == 'E') {
     EmitModifications(out);
