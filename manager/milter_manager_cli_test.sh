@@ -53,7 +53,7 @@ expect_status 2 "stray argument" "$bin" stray
 expect_status 1 "unknown flag" "$bin" --no-such-flag
 long="$tmp/$(printf 'a%.0s' $(seq 1 120)).sock"
 expect_status 1 "socket path too long" "$bin" -s "unix:$long"
-expect_in "$tmp/err" "too long" "long path said"
+expect_in "$tmp/err" "the limit is 107" "long path said"
 expect_status 1 "cannot listen" "$bin" -s "unix:$tmp/no/such/dir.sock"
 
 # Starts on the embedded default (on a unix socket here) and stops cleanly.

@@ -1,5 +1,9 @@
+// The session engine: negotiation, stage dispatch, answers and emulation
+// (see engine.h).
+
 #include "milter/client/engine.h"
 
+#include <exception>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -19,15 +23,36 @@ namespace {
 namespace protocol = codec::protocol;
 using Internal = Context::Internal;
 
-// Calls a sync callback (on the pool) or a coroutine one.
+// Set in Engine::progress_ while a stage's callbacks may report progress.
+constexpr uint32_t kStageOpen = 1u << 31;
+
+// Calls a sync callback (on the pool) or a coroutine one. Exceptions
+// propagate to the caller.
 template <class SyncFn, class CoroFn>
 asio::awaitable<Status> CallFilter(bool sync, const asio::any_io_executor* pool,
                                    SyncFn sync_fn, CoroFn coro_fn) {
-  if (sync) {
-    co_return co_await internal::CallOnWorker<Status>(pool, sync_fn,
-                                                      Status::kTempfail);
-  }
+  if (sync) co_return co_await internal::CallOnWorker<Status>(pool, sync_fn);
   co_return co_await coro_fn();
+}
+
+void AppendProgress(uint32_t count, std::string* out) {
+  for (; count > 0; --count) codec::EncodeResponse(codec::Progress{}, out);
+}
+
+std::string ExceptionText(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return absl::StrCat("an exception: ", e.what());
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+std::string QueueIdSuffix(const Context& ctx) {
+  std::string_view id = ctx.MacroOr("i", "");
+  if (id.empty()) return "";
+  return absl::StrCat(" (queue ID ", std::string(id), ")");
 }
 
 void AppendArgs(const codec::StringList& list, std::string_view* address,
@@ -58,12 +83,10 @@ void Engine::Report(std::string_view what) const {
 Engine::~Engine() = default;
 
 void Engine::NewFilter() {
-  std::function<void()> sink;
-  if (context_) sink = std::move(Internal::SetProgressSinkRef(*context_));
   sync_.reset();
   coroutine_.reset();
   context_ = std::make_unique<Context>();
-  Internal::SetProgressSink(*context_, std::move(sink));
+  Internal::SetProgressSink(*context_, [this] { OnProgress(); });
   negotiated_ = in_message_ = skipping_body_ = closed_ = false;
 }
 
@@ -76,8 +99,25 @@ void Engine::MakeFilter() {
   }
 }
 
-void Engine::SetProgressSink(std::function<void()> sink) {
-  Internal::SetProgressSink(*context_, std::move(sink));
+void Engine::SetProgressSink(std::function<void()> notify) {
+  progress_notify_ = std::move(notify);
+}
+
+// Any thread. Counted only while the stage is open: a report after the
+// stage's callbacks returned is dropped, so nothing follows the verdict.
+void Engine::OnProgress() {
+  uint32_t state = progress_.load(std::memory_order_acquire);
+  do {
+    if (!(state & kStageOpen)) return;
+  } while (!progress_.compare_exchange_weak(
+      state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (progress_notify_) progress_notify_();
+}
+
+void Engine::TakeProgress(std::string* out) {
+  AppendProgress(
+      progress_.fetch_and(kStageOpen, std::memory_order_acq_rel) & ~kStageOpen,
+      out);
 }
 
 size_t Engine::max_payload() const {
@@ -158,13 +198,26 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Handle(
     default:
       break;
   }
-  Status status = co_await Dispatch(command);
+  // Any message-stage command means a message is in flight, also when the
+  // MTA was told not to send MAIL: a lost connection then calls OnAbort.
+  if (std::string_view("MRTLNBE").find(code) != std::string_view::npos) {
+    in_message_ = true;
+  }
+  progress_.store(kStageOpen, std::memory_order_release);
+  Status status = co_await CallStage(command);
+  // Progress of this stage goes before its answer, and none after it: the
+  // count is taken and the stage closed in one step.
+  AppendProgress(progress_.exchange(0, std::memory_order_acq_rel) & ~kStageOpen,
+                 out);
+  ReportMismatchedReply(no_reply, status);
   if (code == 'E') {
     EmitModifications(out);
     in_message_ = false;
     skipping_body_ = false;
   }
   Respond(no_reply, status, out);
+  // Outside a stage, Progress and the modifications are refused.
+  Internal::SetStage(*context_, Stage::kNone);
   if (code == 'B' && status == Status::kSkip) {
     // The filter wants no more body. Whether or not the MTA got an 's' (it
     // lacks SKIP, or the no-reply-body flag forbids an answer), OnBody is
@@ -185,9 +238,25 @@ asio::awaitable<absl::StatusOr<Engine::After>> Engine::Negotiate(
   Negotiation n = factory_->DefaultNegotiation(offer);
   Internal::SetStage(*context_, Stage::kNegotiate);
   Context& ctx = *context_;
-  Status status = co_await CallFilter(
-      sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
-      [&] { return coroutine_->OnNegotiate(ctx, n); });
+  Status status = Status::kTempfail;
+  std::exception_ptr error;
+  try {
+    status = co_await CallFilter(
+        sync_ != nullptr, pool_, [&] { return sync_->OnNegotiate(ctx, n); },
+        [&] { return coroutine_->OnNegotiate(ctx, n); });
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) ReportException(error, "refusing the negotiation (tempfail)");
+  if (!(n.offer == offer)) {
+    // The offer is the MTA's: a filter cannot widen (or narrow) it.
+    Report(absl::StrCat(
+        "OnNegotiate changed the MTA's offer (version ", offer.version,
+        " actions ", codec::ActionFlagsToString(offer.actions), " protocol ",
+        codec::ProtocolFlagsToString(offer.protocol),
+        "); the change is ignored: edit Negotiation::request instead"));
+    n.offer = offer;
+  }
   if (status != Status::kContinue && status != Status::kAccept) {
     co_return absl::FailedPreconditionError(absl::StrCat(
         "filter refused option negotiation (", StatusName(status), ")"));
@@ -228,33 +297,87 @@ asio::awaitable<void> Engine::CallAbort() {
   skipping_body_ = false;
   Internal::reply(ctx).reset();
   Internal::modifications(ctx).clear();
-  if (sync_) {
-    auto fn = [&] {
-      sync_->OnAbort(ctx);
-      return 0;
-    };
-    co_await internal::CallOnWorker<int>(pool_, fn, 0);
-  } else {
-    co_await coroutine_->OnAbort(ctx);
+  std::exception_ptr error;
+  try {
+    if (sync_) {
+      auto fn = [&] {
+        sync_->OnAbort(ctx);
+        return 0;
+      };
+      co_await internal::CallOnWorker<int>(pool_, fn);
+    } else {
+      co_await coroutine_->OnAbort(ctx);
+    }
+  } catch (...) {
+    error = std::current_exception();
   }
+  if (error) ReportException(error, "ignored");
 }
 
 asio::awaitable<void> Engine::Finish() {
   if (closed_) co_return;
   closed_ = true;
+  progress_.store(0, std::memory_order_release);
   if (!has_filter()) co_return;  // closed before negotiating: no session
   if (in_message_) co_await CallAbort();
   Context& ctx = *context_;
   Internal::SetStage(ctx, Stage::kClose);
-  if (sync_) {
-    auto fn = [&] {
-      sync_->OnClose(ctx);
-      return 0;
-    };
-    co_await internal::CallOnWorker<int>(pool_, fn, 0);
-  } else {
-    co_await coroutine_->OnClose(ctx);
+  std::exception_ptr error;
+  try {
+    if (sync_) {
+      auto fn = [&] {
+        sync_->OnClose(ctx);
+        return 0;
+      };
+      co_await internal::CallOnWorker<int>(pool_, fn);
+    } else {
+      co_await coroutine_->OnClose(ctx);
+    }
+  } catch (...) {
+    error = std::current_exception();
   }
+  if (error) ReportException(error, "ignored");
+}
+
+asio::awaitable<Status> Engine::CallStage(const codec::Command& command) {
+  std::exception_ptr error;
+  try {
+    co_return co_await Dispatch(command);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  ReportException(error, "answering tempfail");
+  co_return Status::kTempfail;
+}
+
+void Engine::ReportException(std::exception_ptr error,
+                             std::string_view outcome) {
+  Report(absl::StrCat("filter callback at ", StageName(context_->stage()),
+                      QueueIdSuffix(*context_), " threw ", ExceptionText(error),
+                      "; ", std::string(outcome)));
+}
+
+// libmilter sends a reply only with the verdict of its class (5xx with
+// reject, 4xx with tempfail); a mismatched one is not used. Said so here.
+void Engine::ReportMismatchedReply(uint32_t no_reply_flag,
+                                   Status status) const {
+  const Context& ctx = *context_;
+  const std::optional<std::string>& reply = ctx.reply();
+  if (!reply || reply->empty()) return;
+  char wanted = status == Status::kReject     ? '5'
+                : status == Status::kTempfail ? '4'
+                                              : 0;
+  if (wanted == 0 || reply->front() == wanted) return;
+  // At a no-reply stage the verdict itself is lost (reported in Respond).
+  if (no_reply_flag != 0 && ctx.negotiated().NoReply(no_reply_flag)) return;
+  std::string_view first_line(*reply);
+  first_line = first_line.substr(0, first_line.find('\r'));
+  Report(absl::StrCat(
+      "filter set the reply \"", std::string(first_line), "\" at ",
+      StageName(ctx.stage()), QueueIdSuffix(ctx), " but returned ",
+      StatusName(status), ": a ", wanted == '5' ? "4xx" : "5xx",
+      " reply goes only with ", wanted == '5' ? "tempfail" : "reject",
+      "; the reply is not used (the MTA sends its default text)"));
 }
 
 asio::awaitable<Status> Engine::Dispatch(const codec::Command& command) {

@@ -10,11 +10,17 @@
 // flight, and `K` starting a new session with a fresh filter object.
 // The filter object is made when the MTA negotiates: a connection that
 // closes before (a probe) never sees one, so no OnClose either.
+//
+// Progress the filter reports during a stage is written before that stage's
+// answer, never after it; an exception escaping a callback is reported and
+// answered tempfail.
 
 #ifndef MILTER_CLIENT_ENGINE_H_
 #define MILTER_CLIENT_ENGINE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,8 +55,14 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Called (on the calling thread) when the filter reports progress.
-  void SetProgressSink(std::function<void()> sink);
+  // Progress the filter reports while a stage is in flight is counted and
+  // written into that stage's output ahead of its answer (see Handle);
+  // `notify` (may be empty) is called on the reporting thread after each
+  // report, so the owner can send it early with TakeProgress.
+  void SetProgressSink(std::function<void()> notify);
+  // Appends the progress packets reported so far in the stage in flight.
+  // Call on the engine's thread.
+  void TakeProgress(std::string* out);
 
   // Handles one command; appends the packets to send to `*out`. An error
   // means the session must be closed (the filter is already told).
@@ -72,6 +84,12 @@ class Engine {
   asio::awaitable<Status> Dispatch(const codec::Command& command);
   asio::awaitable<Status> CallBody(std::string_view chunk);
   asio::awaitable<void> CallAbort();
+  // Dispatch, with an exception escaping the filter reported and answered
+  // tempfail.
+  asio::awaitable<Status> CallStage(const codec::Command& command);
+  void ReportException(std::exception_ptr error, std::string_view outcome);
+  void ReportMismatchedReply(uint32_t no_reply_flag, Status status) const;
+  void OnProgress();
   void Respond(uint32_t no_reply_flag, Status status, std::string* out);
   void EmitModifications(std::string* out);
   void NewFilter();
@@ -86,6 +104,9 @@ class Engine {
   std::unique_ptr<CoroutineFilter> coroutine_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<std::string> header_value_;  // HDR_LEADSPC emulation
+  std::function<void()> progress_notify_;
+  // Progress reports of the stage in flight, plus kStageOpen while one is.
+  std::atomic<uint32_t> progress_{0};
   bool negotiated_ = false;
   bool in_message_ = false;
   bool skipping_body_ = false;

@@ -1,3 +1,6 @@
+// The runner: listeners, the accept loops (max_sessions, open-file limit),
+// signals, the graceful and the forced stop, and the timeout sweeper.
+
 #include "milter/client/runner.h"
 
 #include <grp.h>
@@ -7,17 +10,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "asio/basic_socket_acceptor.hpp"
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
-#include "asio/experimental/as_tuple.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/local/stream_protocol.hpp"
 #include "asio/post.hpp"
@@ -36,16 +41,39 @@ void WriteDiagnosticToStderr(std::string_view line) {
 using Generic = asio::generic::stream_protocol;
 
 struct Runner::Listener {
-  explicit Listener(asio::io_context& io) : acceptor(io) {}
-  asio::basic_socket_acceptor<Generic> acceptor;
+  using Acceptor = asio::basic_socket_acceptor<Generic>;
+  explicit Listener(asio::io_context& io) : acceptor(io), timer(io) {}
+  Acceptor acceptor;
   std::string spec;
+  // This listener's own wait: for a free session slot, or after a failed
+  // accept. Cancelled when a session ends.
+  asio::steady_timer timer;
+  uint64_t failures = 0;  // failed accepts since the last success
 };
 
+namespace {
+
+// How long an accept loop pauses after a failed accept (EMFILE, ENFILE,
+// ENOBUFS...) unless a session ends first and frees a descriptor.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+// Keeps objects that abandoned callbacks may still use (event loops, the
+// worker pool) reachable for the life of the process.
+void KeepForever(void* object) {
+  static std::mutex* mu = new std::mutex;
+  static std::vector<void*>* kept = new std::vector<void*>;
+  std::lock_guard<std::mutex> lock(*mu);
+  kept->push_back(object);
+}
+
+}  // namespace
+
 Runner::Runner(FilterFactory factory, RunnerOptions options)
-    : factory_(std::move(factory)),
+    : io_owner_(std::make_unique<asio::io_context>()),
+      io_(*io_owner_),
+      factory_(std::move(factory)),
       options_(std::move(options)),
       signals_(io_),
-      slot_timer_(io_),
       deadline_timer_(io_),
       sweep_timer_(io_) {
   for (int i = 1; i < options_.io_threads; ++i) {
@@ -61,13 +89,38 @@ Runner::Runner(FilterFactory factory, RunnerOptions options)
   config_.timeout = options_.timeout;
   config_.diagnostics = &options_.diagnostics;
   config_.on_end = [this](Session* s) { SessionEnded(s); };
+  config_.on_final_stop = [this] {
+    asio::post(io_, [this] { CheckAbandon(); });
+  };
+  config_.test_events = &test_events_;
+  config_.queued_high_water = &queued_high_water_;
 }
 
 Runner::~Runner() {
   // Sessions destroyed with the event loops below must not call back.
   config_.on_end = nullptr;
+  config_.on_final_stop = nullptr;
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
-  if (pool_) pool_->join();
+  if (abandoned_) {
+    // A stuck callback still runs on the pool and will post its result to
+    // an event loop: neither may be destroyed (nor the pool joined).
+    if (pool_) {
+      pool_->stop();
+      KeepForever(pool_.release());
+    }
+    for (auto& io : extra_io_) KeepForever(io.release());
+    KeepForever(io_owner_.release());
+  } else if (pool_) {
+    pool_->join();
+  }
+}
+
+void Runner::Report(std::string_view line) const {
+  if (options_.diagnostics) options_.diagnostics(line);
+}
+
+void Runner::Event(std::string_view name) const {
+  if (test_events_) test_events_(name);
 }
 
 namespace {
@@ -202,9 +255,7 @@ absl::Status Runner::Listen() {
 absl::Status Runner::Run() {
   if (absl::Status s = Listen(); !s.ok()) return s;
   if (options_.handle_signals) {
-    signals_.async_wait([this](const std::error_code& ec, int) {
-      if (!ec) BeginStop();
-    });
+    WaitForSignal();
   }
   for (auto& listener : listeners_) {
     asio::co_spawn(io_, AcceptLoop(listener.get()), asio::detached);
@@ -216,32 +267,91 @@ absl::Status Runner::Run() {
   }
   io_.run();
   for (std::thread& t : threads) t.join();
-  if (pool_) pool_->join();
+  // Abandoned callbacks may never return: the pool is left to them.
+  if (pool_ && !abandoned_) pool_->join();
   return absl::OkStatus();
 }
 
+void Runner::WaitForSignal() {
+  signals_.async_wait([this](const std::error_code& ec, int) {
+    if (ec || finished_) return;
+    RequestStop();
+    if (!finished_) WaitForSignal();  // a second signal forces the stop
+  });
+}
+
 void Runner::Stop() {
-  asio::post(io_, [this] { BeginStop(); });
+  asio::post(io_, [this] { RequestStop(); });
+}
+
+void Runner::RequestStop() {
+  if (stopping_) return ForceStop();
+  BeginStop();
 }
 
 void Runner::BeginStop() {
   if (stopping_) return;
   stopping_ = true;
   std::error_code ec;
-  signals_.cancel(ec);
-  for (auto& listener : listeners_) listener->acceptor.close(ec);
+  for (auto& listener : listeners_) {
+    listener->acceptor.close(ec);
+    listener->timer.cancel();
+  }
   for (const std::string& path : unix_paths_) ::unlink(path.c_str());
   unix_paths_.clear();
-  slot_timer_.cancel();
+  Event("stopping");
   if (active_.load() == 0) return MaybeFinish();
   deadline_timer_.expires_after(options_.shutdown_deadline);
   deadline_timer_.async_wait([this](const std::error_code& ec) {
-    if (!ec) StopSessions(/*expired_only=*/false);
+    if (!ec) ForceStop();
   });
 }
 
+void Runner::ForceStop() {
+  if (forcing_ || finished_) return;
+  BeginStop();
+  if (finished_) return;
+  forcing_ = true;
+  deadline_timer_.cancel();
+  Event("force-stop");
+  StopSessions(/*expired_only=*/false);
+  CheckAbandon();
+}
+
+// After a forced stop: once every remaining session is stuck in a callback
+// (the others end at once), leave them to it and let Run() return.
+void Runner::CheckAbandon() {
+  if (!forcing_ || finished_) return;
+  std::vector<std::string> stuck;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sessions_ == nullptr) return;  // MaybeFinish ends the run
+    for (Session* s = sessions_; s != nullptr; s = s->list_next) {
+      if (!s->StuckInCallback()) return;  // still ending
+      stuck.push_back(s->CallbackName());
+    }
+  }
+  for (const std::string& name : stuck) {
+    Report(absl::StrCat(
+        "shutdown: abandoning a session whose filter callback (", name,
+        ") is still running after the stop deadline; its connection is "
+        "closed and the filter will not be called again"));
+  }
+  finished_ = true;
+  abandoned_ = true;
+  Event("abandoned");
+  std::error_code ec;
+  signals_.cancel(ec);
+  sweep_timer_.cancel();
+  io_.stop();
+  for (auto& io : extra_io_) io->stop();
+}
+
 void Runner::MaybeFinish() {
-  if (!stopping_ || active_.load() != 0) return;
+  if (!stopping_ || active_.load() != 0 || finished_) return;
+  finished_ = true;
+  std::error_code ec;
+  signals_.cancel(ec);
   deadline_timer_.cancel();
   sweep_timer_.cancel();
   extra_work_.clear();  // lets the other event loops return
@@ -256,7 +366,8 @@ void Runner::StopSessions(bool expired_only) {
     // stopped (its destructor waits for mu_ to leave the set).
     std::shared_ptr<Session> live = s->weak_from_this().lock();
     if (!live) continue;
-    asio::post(live->executor(), [live] { live->Stop(); });
+    bool final = !expired_only;
+    asio::post(live->executor(), [live, final] { live->Stop(final); });
   }
 }
 
@@ -265,40 +376,106 @@ void Runner::ArmSweeper() {
                            std::chrono::milliseconds(1000));
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const std::error_code& ec) {
-    if (ec) return;
+    if (ec || finished_) return;
     StopSessions(/*expired_only=*/true);
-    if (!(stopping_ && active_.load() == 0)) ArmSweeper();
+    ArmSweeper();
   });
 }
 
+bool Runner::Full() const {
+  return options_.max_sessions > 0 && active_.load() >= options_.max_sessions;
+}
+
+// Each loop waits on its own listener's timer, so waiting loops never wake
+// each other; a session's end wakes them all.
+void Runner::WakeAcceptLoops() {
+  for (auto& listener : listeners_) listener->timer.cancel();
+}
+
+// Accepts without blocking (waiting for readiness when nothing is pending),
+// so a loop never holds an accepted connection while max_sessions is
+// reached.
 asio::awaitable<void> Runner::AcceptLoop(Listener* listener) {
+  std::error_code ec;
+  listener->acceptor.non_blocking(true, ec);
+  bool ready = true;  // try at once; wait for readiness once none is pending
   while (!stopping_) {
-    while (options_.max_sessions > 0 &&
-           active_.load() >= options_.max_sessions && !stopping_) {
-      std::error_code ec;
-      slot_timer_.expires_at(asio::steady_timer::time_point::max());
-      co_await slot_timer_.async_wait(
-          asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (stopping_) break;
-    asio::io_context* target = &io_;
-    if (!extra_io_.empty()) {
-      size_t i = next_io_++ % (extra_io_.size() + 1);
-      if (i > 0) target = extra_io_[i - 1].get();
-    }
-    auto [ec, socket] = co_await listener->acceptor.async_accept(
-        *target, asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) break;
-      // EMFILE and friends: back off instead of spinning.
-      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
-      std::error_code ignored;
-      co_await pause.async_wait(
-          asio::redirect_error(asio::use_awaitable, ignored));
+    if (Full()) {
+      Event("accept-slot-wait");
+      co_await WaitOnTimer(listener, asio::steady_timer::time_point::max());
+      if (!stopping_) Event("accept-slot-wake");
       continue;
     }
-    StartSession(std::move(socket));
+    Accepted result;
+    if (ready) {
+      result = AcceptOne(listener);
+    } else {
+      co_await listener->acceptor.async_wait(
+          Listener::Acceptor::wait_read,
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (!ec) {  // readable: check the slot again, then accept
+        ready = true;
+        continue;
+      }
+      AcceptFailed(listener, ec);
+      result = Accepted::kFailed;
+    }
+    ready = result == Accepted::kOne;  // more may be pending
+    if (result == Accepted::kFailed && !stopping_) {
+      // EMFILE and friends: the connection stays in the backlog; retry
+      // later, or as soon as a session ends and frees a descriptor.
+      co_await WaitOnTimer(
+          listener, asio::steady_timer::clock_type::now() + kAcceptRetry);
+    }
   }
+}
+
+asio::awaitable<void> Runner::WaitOnTimer(
+    Listener* listener, asio::steady_timer::time_point until) {
+  listener->timer.expires_at(until);
+  std::error_code ec;
+  co_await listener->timer.async_wait(
+      asio::redirect_error(asio::use_awaitable, ec));
+}
+
+Runner::Accepted Runner::AcceptOne(Listener* listener) {
+  size_t pick = extra_io_.empty() ? 0 : next_io_ % (extra_io_.size() + 1);
+  asio::io_context& target = pick == 0 ? io_ : *extra_io_[pick - 1];
+  Session::Socket socket(target);
+  std::error_code ec;
+  listener->acceptor.accept(socket, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again ||
+      ec == asio::error::connection_aborted || ec == asio::error::interrupted) {
+    return Accepted::kNone;  // nothing pending, or the client gave up
+  }
+  if (ec) {
+    AcceptFailed(listener, ec);
+    return Accepted::kFailed;
+  }
+  ++next_io_;
+  if (listener->failures > 0) {
+    Report(absl::StrCat("accepting connections on ", listener->spec,
+                        " again (after ", listener->failures,
+                        " failed attempts)"));
+    listener->failures = 0;
+  }
+  StartSession(std::move(socket));
+  Event("session-started");
+  return Accepted::kOne;
+}
+
+// Reported once per episode: the first failure after a success.
+void Runner::AcceptFailed(Listener* listener, const std::error_code& ec) {
+  Event("accept-error");
+  if (listener->failures++ > 0) return;
+  bool no_descriptors = ec.value() == EMFILE || ec.value() == ENFILE;
+  Report(absl::StrCat(
+      "cannot accept connections on ", listener->spec, ": ", ec.message(),
+      no_descriptors ? " (the open-file limit is reached: raise it, e.g. "
+                       "ulimit -n, or lower max_sessions)"
+                     : "",
+      "; connections wait in the backlog, retrying"));
 }
 
 void Runner::StartSession(Session::Socket socket) {
@@ -328,9 +505,11 @@ void Runner::SessionEnded(Session* session) {
     if (session->list_next) session->list_next->list_prev = session->list_prev;
   }
   --active_;
+  Event("session-ended");
   asio::post(io_, [this] {
-    slot_timer_.cancel();
+    WakeAcceptLoops();
     MaybeFinish();
+    CheckAbandon();
   });
 }
 

@@ -2,7 +2,9 @@
 // accepts MTA connections and runs one Session per connection on an
 // event loop, synchronous callbacks on a bounded worker pool. Stops
 // gracefully on SIGTERM/SIGINT or Stop(): no new connections, sessions in
-// flight may finish until the deadline, then they are closed.
+// flight may finish until the deadline; then (or on a second stop request)
+// the remaining connections are closed, no callback starts any more, and
+// Run() returns without waiting for callbacks still running.
 //
 //   RunnerOptions options;
 //   options.listen = {"inet:10025@127.0.0.1"};
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,8 +52,10 @@ struct RunnerOptions {
   std::string unix_socket_group;
   bool remove_stale_socket = true;
   int backlog = 4096;  // capped by the kernel (somaxconn)
-  // Concurrent sessions; further connections wait in the backlog. 0: no
-  // limit.
+  // Concurrent sessions; further connections wait in the backlog (each
+  // listener's accept loop waits on its own, costing no CPU). 0: no limit.
+  // (At the open-file limit, too, connections wait in the backlog: reported
+  // once through `diagnostics`, and again when accepting resumes.)
   size_t max_sessions = 0;
   // A session waiting longer than this for the MTA (or to write) is closed.
   std::chrono::milliseconds timeout{std::chrono::seconds(7210)};
@@ -63,11 +68,16 @@ struct RunnerOptions {
   // Stop on SIGTERM/SIGINT.
   bool handle_signals = true;
   // How long sessions in flight may take to finish after a stop request.
+  // After it (or at a second stop request) connections are closed and
+  // callbacks still running are abandoned.
   std::chrono::milliseconds shutdown_deadline{std::chrono::seconds(10)};
   // Problems the library cannot report to the MTA or the filter, one line
   // each: a verdict returned at a stage whose no-reply flag is in force (it
-  // cannot be sent), a protocol error that closes an MTA connection. Called
-  // on event loop threads, possibly concurrently: must be thread-safe. The
+  // cannot be sent), a reply whose class does not match the verdict (not
+  // used), an exception escaping a callback (answered tempfail), a protocol
+  // error that closes an MTA connection, accepting paused at the open-file
+  // limit (and resumed), callbacks abandoned at shutdown. Called on event
+  // loop or worker threads, possibly concurrently: must be thread-safe. The
   // default writes "milter: LINE" to stderr; set an empty function to
   // discard them.
   DiagnosticSink diagnostics = WriteDiagnosticToStderr;
@@ -96,26 +106,59 @@ class Runner {
   // and SIGINT keep `handle_signals`, which waits for them on the event loop
   // (asio::signal_set); for other signals, wait with your own
   // asio::signal_set or sigwait() thread and call Stop() from there.
+  // A second Stop() (or SIGTERM/SIGINT) skips the rest of the drain, as if
+  // the shutdown deadline had passed.
   void Stop();
 
   size_t active_sessions() const { return active_.load(); }
   uint64_t total_sessions() const { return total_.load(); }
+  // The most answer bytes queued for one MTA connection so far: about
+  // Session::kMaxQueuedOutput plus one command's answers at most.
+  size_t max_queued_output() const { return queued_high_water_.load(); }
+
+  // For tests: `hook` receives named internal events ("session-started",
+  // "session-ended", "accept-slot-wait", "accept-slot-wake", "accept-error",
+  // "stopping", "force-stop", "abandoned", "output-full") on event loop
+  // threads. Set before Run(); must be thread-safe.
+  void SetEventHookForTesting(DiagnosticSink hook) {
+    test_events_ = std::move(hook);
+  }
 
  private:
   struct Listener;
   absl::Status ListenOn(const std::string& spec);
   asio::awaitable<void> AcceptLoop(Listener* listener);
+  // Waits on the listener's timer until `until` or a cancel.
+  asio::awaitable<void> WaitOnTimer(Listener* listener,
+                                    asio::steady_timer::time_point until);
+  enum class Accepted { kOne, kNone, kFailed };
+  Accepted AcceptOne(Listener* listener);
+  void AcceptFailed(Listener* listener, const std::error_code& ec);
+  bool Full() const;
+  void WakeAcceptLoops();
   void StartSession(Session::Socket socket);
   void SessionEnded(Session* session);
+  void WaitForSignal();
+  void RequestStop();
   void BeginStop();
+  // The deadline passed or a second stop came: close every connection, let
+  // no callback start, and return from Run() once only sessions stuck in a
+  // callback remain.
+  void ForceStop();
+  void CheckAbandon();
   void MaybeFinish();
   void ArmSweeper();
-  // Posts Stop() to every session for which `pick` is true.
+  // Posts Stop() to the expired sessions, or a final Stop() to all.
   void StopSessions(bool expired_only);
+  void Report(std::string_view line) const;
+  void Event(std::string_view name) const;
 
+  // Declared first, destroyed last. Kept for the life of the process when
+  // callbacks were abandoned (they may still post to it).
+  std::unique_ptr<asio::io_context> io_owner_;
+  asio::io_context& io_;  // listeners, signals, timers, first sessions
   FilterFactory factory_;
   RunnerOptions options_;
-  asio::io_context io_;  // listeners, signals, timers, first sessions
   std::vector<std::unique_ptr<asio::io_context>> extra_io_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       extra_work_;
@@ -126,16 +169,20 @@ class Runner {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::string> bound_specs_;
   std::vector<std::string> unix_paths_;
+  DiagnosticSink test_events_;
   asio::signal_set signals_;
-  asio::steady_timer slot_timer_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer sweep_timer_;
   std::mutex mu_;
   Session* sessions_ = nullptr;  // intrusive list head, guarded by mu_
   std::atomic<size_t> active_{0};
   std::atomic<uint64_t> total_{0};
+  std::atomic<size_t> queued_high_water_{0};
   bool listening_ = false;
   bool stopping_ = false;
+  bool forcing_ = false;
+  bool finished_ = false;   // Run() is about to return
+  bool abandoned_ = false;  // callbacks were left running
 };
 
 }  // namespace milter::client

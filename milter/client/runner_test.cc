@@ -1,5 +1,7 @@
 // The runner over real sockets: the codec encoder plays the MTA over unix
-// and TCP connections against the example filter and test filters.
+// and TCP connections against the example filter and test filters. Every
+// wait is on an event (a socket read, a recorded runner event), never on a
+// sleep or a wall-clock bound.
 
 #include "milter/client/runner.h"
 
@@ -10,167 +12,36 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
-#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "asio/connect.hpp"
-#include "asio/io_context.hpp"
-#include "asio/ip/tcp.hpp"
-#include "asio/local/stream_protocol.hpp"
-#include "asio/read.hpp"
-#include "asio/write.hpp"
 #include "examples/sample/sample_filter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "milter/client/filter_factory.h"
-#include "milter/codec/decoder.h"
+#include "milter/client/runner_test_util.h"
 #include "milter/codec/encoder.h"
 
 namespace milter::client {
 namespace {
 
-namespace p = codec::protocol;
-
-// Unix socket paths are short: use /tmp, not the sandbox's deep TEST_TMPDIR.
-std::string TempDir() {
-  std::string dir = "/tmp/rt.XXXXXX";
-  char* made = ::mkdtemp(dir.data());
-  return made ? std::string(made) : "/tmp";
-}
-
-// Runs a Runner on a thread for the duration of a test.
-class Served {
- public:
-  Served(FilterFactory factory, RunnerOptions options)
-      : runner_(std::move(factory), [&] {
-          options.handle_signals = false;
-          return options;
-        }()) {
-    listen_status_ = runner_.Listen();
-    if (listen_status_.ok()) {
-      thread_ = std::thread([this] { run_status_ = runner_.Run(); });
-    }
-  }
-  ~Served() { Stop(); }
-  void Stop() {
-    if (thread_.joinable()) {
-      runner_.Stop();
-      thread_.join();
-    }
-  }
-  Runner& runner() { return runner_; }
-  absl::Status listen_status() const { return listen_status_; }
-
- private:
-  Runner runner_;
-  absl::Status listen_status_;
-  absl::Status run_status_;
-  std::thread thread_;
-};
-
-// A blocking MTA over one socket.
-template <class Socket>
-class Mta {
- public:
-  explicit Mta(Socket socket) : socket_(std::move(socket)) {}
-
-  void Send(const codec::Command& c) { SendRaw(codec::Encode(c)); }
-  void SendRaw(const std::string& bytes) {
-    asio::error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
-  }
-  // Reads responses until a verdict (or negotiation reply); collects them
-  // as response codes. Empty on EOF.
-  std::string ReadUntilVerdict() {
-    std::string codes;
-    while (true) {
-      auto next = decoder_.Next();
-      if (!next.ok()) return codes + "!";
-      if (next->has_value()) {
-        char code = static_cast<char>(codec::CodeOf(**next));
-        codes += code;
-        if (const auto* y = std::get_if<codec::ReplyCode>(&**next)) {
-          last_reply_ = std::string(y->text);
-        }
-        if (const auto* h = std::get_if<codec::AddHeader>(&**next)) {
-          headers_.push_back(std::string(h->name) + ":" +
-                             std::string(h->value));
-        }
-        if (std::string_view("Ocartdys").find(code) != std::string::npos) {
-          return codes;
-        }
-        continue;
-      }
-      asio::error_code ec;
-      size_t n = socket_.read_some(asio::buffer(buf_, sizeof buf_), ec);
-      if (ec || n == 0) return codes;
-      held_.assign(buf_, n);
-      decoder_.Feed(held_);
-    }
-  }
-  // True when the filter closed the connection.
-  bool ClosedByPeer() {
-    asio::error_code ec;
-    char c;
-    size_t n = socket_.read_some(asio::buffer(&c, 1), ec);
-    return ec || n == 0;
-  }
-  void Close() {
-    asio::error_code ec;
-    socket_.close(ec);
-  }
-  const std::string& last_reply() const { return last_reply_; }
-  const std::vector<std::string>& headers() const { return headers_; }
-
- private:
-  Socket socket_;
-  codec::ResponseDecoder decoder_{codec::kMaxPayload1M};
-  char buf_[65536];
-  std::string held_;
-  std::string last_reply_;
-  std::vector<std::string> headers_;
-};
-
-using UnixMta = Mta<asio::local::stream_protocol::socket>;
-using TcpMta = Mta<asio::ip::tcp::socket>;
-
-asio::io_context& Io() {
-  static asio::io_context io;
-  return io;
-}
-
-std::unique_ptr<UnixMta> ConnectUnix(const std::string& path) {
-  asio::local::stream_protocol::socket s(Io());
-  s.connect(asio::local::stream_protocol::endpoint(path));
-  return std::make_unique<UnixMta>(std::move(s));
-}
-
-std::unique_ptr<TcpMta> ConnectTcp(uint16_t port) {
-  asio::ip::tcp::socket s(Io());
-  s.connect({asio::ip::make_address("127.0.0.1"), port});
-  return std::make_unique<TcpMta>(std::move(s));
-}
-
-// A loopback listener on a port the kernel picks; the test learns it from
-// bound_specs().
-std::string FreeInet() { return "inet:0@[127.0.0.1]"; }
-
-uint16_t PortOf(const std::string& spec) {  // "inet:PORT@host"
-  return static_cast<uint16_t>(std::atoi(spec.c_str() + 5));
-}
-
-const codec::OptionNegotiation kOffer{6, codec::action::kAll, 0x1FFFFF};
-
-std::string ArgList(std::string_view a) {
-  std::string s;
-  codec::AppendString(a, &s);
-  return s;
-}
+using test::ArgList;
+using test::ConnectTcp;
+using test::ConnectUnix;
+using test::FreeInet;
+using test::kOffer;
+using test::PortOf;
+using test::Served;
+using test::TcpMta;
+using test::TempDir;
+using ::testing::HasSubstr;
 
 // A full message through the example filter; returns the EOM codes.
 template <class M>
@@ -316,9 +187,12 @@ TEST(RunnerTest, BadInputClosesTheSessionNotTheRunner) {
     mta->SendRaw(session.substr(0, cut));
     mta->Close();
   }
-  for (int i = 0; i < 200 && s.runner().active_sessions() > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // Every connection above was accepted (counted) before this one is.
+  auto last = ConnectTcp(port);
+  last->Send(kOffer);
+  EXPECT_EQ(last->ReadUntilVerdict(), "O");
+  last->Close();
+  EXPECT_TRUE(s.WaitForNoSessions());
   EXPECT_EQ(s.runner().active_sessions(), 0u);
   auto mta = ConnectTcp(port);  // still serving
   mta->Send(kOffer);
@@ -333,35 +207,42 @@ TEST(RunnerTest, ReadTimeoutClosesIdleSessions) {
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   mta->Send(kOffer);
   EXPECT_EQ(mta->ReadUntilVerdict(), "O");
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(mta->ClosedByPeer());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(mta->ClosedByPeer());  // the MTA sends nothing: timed out
 }
 
 // A synchronous filter that blocks in its callbacks until four of them run
 // at once (they can only if they run in parallel on the worker pool).
 class Slow : public Filter {
  public:
-  static std::atomic<int> inside;
-  static std::atomic<int> closes;
+  static std::mutex mu;
+  static std::condition_variable changed;
+  static int inside;
+  static int closes;
   Status OnHelo(Context& ctx, std::string_view) override {
-    ++inside;
     EXPECT_TRUE(ctx.Progress().ok());
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (inside.load() < 4 && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return inside.load() >= 4 ? Status::kAccept : Status::kTempfail;
+    std::unique_lock<std::mutex> lock(mu);
+    ++inside;
+    changed.notify_all();
+    bool all = changed.wait_for(lock, test::kSafetyTimeout,
+                                [] { return inside >= 4; });
+    return all ? Status::kAccept : Status::kTempfail;
   }
-  void OnClose(Context&) override { ++closes; }
+  void OnClose(Context&) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++closes;
+    changed.notify_all();
+  }
 };
-std::atomic<int> Slow::inside{0};
-std::atomic<int> Slow::closes{0};
+std::mutex Slow::mu;
+std::condition_variable Slow::changed;
+int Slow::inside = 0;
+int Slow::closes = 0;
 
 TEST(RunnerTest, SyncCallbacksOnWorkersDoNotBlockOtherSessions) {
   RunnerOptions o;
   o.listen = {FreeInet()};
   o.worker_threads = 4;
+  Slow::inside = Slow::closes = 0;
   Served s(MakeFilterFactory<Slow>(), o);
   uint16_t port = PortOf(s.runner().bound_specs()[0]);
   std::vector<std::unique_ptr<TcpMta>> mtas;
@@ -374,10 +255,9 @@ TEST(RunnerTest, SyncCallbacksOnWorkersDoNotBlockOtherSessions) {
   // Progress first (sent while the callback blocks), then the verdict.
   for (auto& m : mtas) EXPECT_EQ(m->ReadUntilVerdict(), "pa");
   for (auto& m : mtas) m->Close();
-  for (int i = 0; i < 200 && Slow::closes < 4; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(Slow::closes, 4);
+  std::unique_lock<std::mutex> lock(Slow::mu);
+  EXPECT_TRUE(Slow::changed.wait_for(lock, test::kSafetyTimeout,
+                                     [] { return Slow::closes == 4; }));
 }
 
 class ThrowsSync : public Filter {
@@ -390,33 +270,38 @@ class ThrowsSync : public Filter {
 class ThrowsCoroutine : public CoroutineFilter {
  public:
   asio::awaitable<Status> OnHelo(Context&, std::string_view) override {
-    throw std::runtime_error("bug in a filter");
+    throw std::runtime_error("bug in a coroutine filter");
     co_return Status::kContinue;
   }
 };
 
-TEST(RunnerTest, ThrowingCallbacksDoNotTakeTheRunnerDown) {
+void ExpectTempfailAndDiagnostic(FilterFactory factory, int workers,
+                                 const std::string& what) {
   RunnerOptions o;
   o.listen = {FreeInet()};
-  Served sync(MakeFilterFactory<ThrowsSync>(), o);
-  auto mta = ConnectTcp(PortOf(sync.runner().bound_specs()[0]));
+  o.worker_threads = workers;
+  Served s(std::move(factory), o);
+  auto mta = ConnectTcp(s.port());
   mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
+  ASSERT_EQ(mta->ReadUntilVerdict(), "O");
   mta->Send(codec::Helo{"x"});
-  EXPECT_EQ(mta->ReadUntilVerdict(), "t");  // on the pool: tempfail
+  EXPECT_EQ(mta->ReadUntilVerdict(), "t");
+  mta->Send(codec::Helo{"y"});  // the session goes on
+  EXPECT_EQ(mta->ReadUntilVerdict(), "t");
+  std::vector<std::string> lines = s.diagnostics().Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("filter callback at helo threw"));
+  EXPECT_THAT(lines[0], HasSubstr(what));
+  EXPECT_THAT(lines[0], HasSubstr("answering tempfail"));
+}
 
-  RunnerOptions o2;
-  o2.listen = {FreeInet()};
-  Served coro(MakeFilterFactory<ThrowsCoroutine>(), o2);
-  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
-  mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");
-  mta->Send(codec::Helo{"x"});
-  EXPECT_TRUE(mta->ClosedByPeer());  // on the loop: the session is dropped
-  mta = ConnectTcp(PortOf(coro.runner().bound_specs()[0]));
-  mta->Send(kOffer);
-  EXPECT_EQ(mta->ReadUntilVerdict(), "O");  // the runner still serves
-  mta->Close();
+TEST(RunnerTest, ExceptionsFromCallbacksAreReportedAndTempfailed) {
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsSync>(), 2,
+                              "bug in a filter");
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsSync>(), 0,
+                              "bug in a filter");
+  ExpectTempfailAndDiagnostic(MakeFilterFactory<ThrowsCoroutine>(), 8,
+                              "bug in a coroutine filter");
 }
 
 TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {
@@ -430,8 +315,10 @@ TEST(RunnerTest, MaxSessionsHoldsFurtherConnectionsInTheBacklog) {
   EXPECT_EQ(first->ReadUntilVerdict(), "O");
   auto second = ConnectTcp(port);
   second->Send(kOffer);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The accept loop waits for a free slot instead of accepting.
+  ASSERT_TRUE(s.events().WaitForCount("accept-slot-wait", 1));
   EXPECT_EQ(s.runner().active_sessions(), 1u);
+  EXPECT_EQ(s.runner().total_sessions(), 1u);
   first->Send(codec::Quit{});
   EXPECT_EQ(second->ReadUntilVerdict(), "O");  // served once a slot frees
 }
@@ -446,16 +333,14 @@ TEST(RunnerTest, GracefulStopLetsSessionsInFlightFinish) {
   mta->Send(kOffer);
   EXPECT_EQ(mta->ReadUntilVerdict(), "O");
   std::thread stopper([&] { served->Stop(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The listener is closed before the runner reports "stopping".
+  ASSERT_TRUE(served->events().WaitForCount("stopping", 1));
   // Still served after the stop request...
   EXPECT_EQ(SampleMessage(*mta, "x"), "hm+c");
   // ...but no new connections are accepted.
   asio::error_code ec;
-  for (int i = 0; i < 200 && !ec; ++i) {  // the listener closes soon
-    asio::ip::tcp::socket probe(Io());
-    probe.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    if (!ec) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  asio::ip::tcp::socket probe(test::Io());
+  probe.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
   EXPECT_TRUE(ec);
   mta->Send(codec::Quit{});
   stopper.join();  // returns once the session is over
@@ -469,10 +354,9 @@ TEST(RunnerTest, DeadlineClosesStragglers) {
   auto mta = ConnectTcp(PortOf(s.runner().bound_specs()[0]));
   mta->Send(kOffer);
   EXPECT_EQ(mta->ReadUntilVerdict(), "O");
-  auto start = std::chrono::steady_clock::now();
-  s.Stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  s.Stop();  // returns once the deadline has closed the idle session
   EXPECT_TRUE(mta->ClosedByPeer());
+  EXPECT_EQ(s.runner().active_sessions(), 0u);
 }
 
 // Counts filter objects and their closes.
@@ -490,14 +374,9 @@ std::atomic<int> CountsClose::made{0};
 std::atomic<int> CountsClose::closes{0};
 
 TEST(RunnerTest, ProbesGetNoFilterAndProtocolErrorsAreDiagnosed) {
-  auto lines = std::make_shared<std::vector<std::string>>();
-  auto mu = std::make_shared<std::mutex>();
+  CountsClose::made = CountsClose::closes = 0;
   RunnerOptions o;
   o.listen = {FreeInet()};
-  o.diagnostics = [lines, mu](std::string_view line) {
-    std::lock_guard<std::mutex> lock(*mu);
-    lines->emplace_back(line);
-  };
   Served s(MakeFilterFactory<CountsClose>(), o);
   ASSERT_TRUE(s.listen_status().ok()) << s.listen_status();
   uint16_t port = PortOf(s.runner().bound_specs()[0]);
@@ -510,16 +389,15 @@ TEST(RunnerTest, ProbesGetNoFilterAndProtocolErrorsAreDiagnosed) {
   auto garbage = ConnectTcp(port);
   garbage->SendRaw(std::string("\0\0\0\0", 4));  // length 0: invalid
   EXPECT_TRUE(garbage->ClosedByPeer());
-  for (int i = 0; i < 200 && (s.runner().total_sessions() < 3 ||
-                              s.runner().active_sessions() > 0);
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(s.events().WaitUntil([&] {
+    return s.runner().total_sessions() == 3 &&
+           s.runner().active_sessions() == 0;
+  }));
   EXPECT_EQ(CountsClose::made, 1);
   EXPECT_EQ(CountsClose::closes, 1);
-  std::lock_guard<std::mutex> lock(*mu);
-  ASSERT_EQ(lines->size(), 1u);
-  EXPECT_THAT((*lines)[0], ::testing::HasSubstr("closing the MTA connection"));
+  std::vector<std::string> lines = s.diagnostics().Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("closing the MTA connection"));
 }
 
 TEST(RunnerTest, ListensOnAnEphemeralPortAndServesIt) {

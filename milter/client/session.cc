@@ -1,5 +1,9 @@
+// One MTA connection: readiness-driven reads, the command loop with
+// backpressure, the answer writer, and the end of the session.
+
 #include "milter/client/session.h"
 
+#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,15 +18,24 @@
 namespace milter::client {
 namespace {
 
-// Big enough for a whole maximal packet in one read.
-constexpr size_t kScratchSize = codec::kMaxPayload1M + 5;
+// One read's worth; larger packets are assembled by the decoder (which
+// holds at most one packet), so what a read copies stays small.
+constexpr size_t kScratchSize = Session::kReadSize;
 
 char* Scratch() {
   thread_local std::unique_ptr<char[]> scratch(new char[kScratchSize]);
   return scratch.get();
 }
 
-constexpr char kProgressPacket[] = {0, 0, 0, 1, 'p'};
+std::string ExceptionText(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 
 }  // namespace
 
@@ -34,6 +47,12 @@ Session::Session(Socket socket, const SessionConfig* config)
 void Session::Report(std::string_view what) {
   if (config_->diagnostics != nullptr && *config_->diagnostics) {
     (*config_->diagnostics)(what);
+  }
+}
+
+void Session::Event(std::string_view name) {
+  if (config_->test_events != nullptr && *config_->test_events) {
+    (*config_->test_events)(name);
   }
 }
 
@@ -53,11 +72,28 @@ void Session::SetDeadline() {
                   std::memory_order_relaxed);
 }
 
-void Session::Stop() {
+bool Session::StuckInCallback() const {
+  return final_stop_seen_.load(std::memory_order_acquire) &&
+         in_callback_.load(std::memory_order_acquire) != 0;
+}
+
+const char* Session::CallbackName() const {
+  char code = in_callback_.load(std::memory_order_acquire);
+  if (code == 0) return "none";
+  if (code == 'Q') return "close";
+  return codec::CommandName(static_cast<codec::CommandCode>(code));
+}
+
+void Session::Stop(bool final) {
   stopped_ = true;
   std::error_code ec;
   socket_.cancel(ec);
   socket_.shutdown(Socket::shutdown_both, ec);
+  if (final && !final_stop_) {
+    final_stop_ = true;
+    final_stop_seen_.store(true, std::memory_order_release);
+    if (config_->on_final_stop) config_->on_final_stop();
+  }
 }
 
 void Session::Start() {
@@ -67,11 +103,73 @@ void Session::Start() {
   WaitForData();
 }
 
+// The engine's progress notification, on the filter's thread: the packets
+// go out now, behind the answers already queued (and the engine puts any
+// not yet taken ahead of the stage's answer).
 void Session::SendProgress() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    std::error_code ec;
-    asio::write(self->socket_, asio::buffer(kProgressPacket), ec);
+    self->engine_.TakeProgress(&self->out_);
+    self->NoteQueued();
+    self->KickWriter();
   });
+}
+
+void Session::NoteQueued() {
+  if (config_->queued_high_water == nullptr) return;
+  size_t queued = Queued();
+  size_t seen = config_->queued_high_water->load(std::memory_order_relaxed);
+  while (queued > seen && !config_->queued_high_water->compare_exchange_weak(
+                              seen, queued, std::memory_order_relaxed)) {
+  }
+}
+
+void Session::KickWriter() {
+  if (writing_ || out_.empty() || write_failed_ || stopped_) return;
+  writing_ = true;
+  sending_.swap(out_);
+  SetDeadline();
+  asio::async_write(
+      socket_, asio::buffer(sending_),
+      [self = shared_from_this()](const std::error_code& ec, size_t) {
+        self->WriteDone(ec);
+        self->KickWriter();
+        if (!self->writing_ && self->writer_waiter_) {
+          self->writer_waiter_->cancel();
+        }
+      });
+}
+
+void Session::WriteDone(const std::error_code& ec) {
+  writing_ = false;
+  deadline_.store(0, std::memory_order_relaxed);
+  std::string().swap(sending_);
+  if (ec) {
+    write_failed_ = true;
+    out_.clear();
+  }
+}
+
+asio::awaitable<bool> Session::Flush() {
+  while (!write_failed_ && !stopped_) {
+    if (writing_) {  // a background write (progress) is in flight
+      asio::steady_timer waiter(socket_.get_executor(),
+                                asio::steady_timer::time_point::max());
+      writer_waiter_ = &waiter;
+      std::error_code ec;
+      co_await waiter.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      writer_waiter_ = nullptr;
+      continue;
+    }
+    if (out_.empty()) break;
+    writing_ = true;
+    sending_.swap(out_);
+    SetDeadline();
+    std::error_code ec;
+    co_await asio::async_write(socket_, asio::buffer(sending_),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    WriteDone(ec);
+  }
+  co_return !write_failed_ && !stopped_;
 }
 
 void Session::WaitForData() {
@@ -95,6 +193,11 @@ void Session::OnReadable(const std::error_code& wait_error) {
   if (ec || n == 0) return End();  // EOF, reset
   asio::co_spawn(socket_.get_executor(), Process(std::string(scratch, n)),
                  [self = shared_from_this()](std::exception_ptr e, bool more) {
+                   self->in_callback_.store(0, std::memory_order_release);
+                   if (e) {
+                     self->Report(absl::StrCat("closing the MTA connection: ",
+                                               ExceptionText(e)));
+                   }
                    if (e || !more) {
                      self->End();
                    } else {
@@ -103,13 +206,12 @@ void Session::OnReadable(const std::error_code& wait_error) {
                  });
 }
 
-// `in` and `out` live in this coroutine's frame: nothing stays allocated
-// between reads.
+// `in` lives in this coroutine's frame and the answer buffers are released
+// at the end: nothing stays allocated between reads.
 asio::awaitable<bool> Session::Process(std::string in) {
-  std::string out;
   decoder_.Feed(in);
   bool close = false;
-  while (!close) {
+  while (!close && !stopped_) {
     absl::StatusOr<std::optional<codec::Command>> next = decoder_.Next();
     if (!next.ok()) {
       // Garbage, oversize length: drop the MTA.
@@ -119,7 +221,7 @@ asio::awaitable<bool> Session::Process(std::string in) {
       break;
     }
     if (!next->has_value()) break;
-    absl::StatusOr<Engine::After> after = co_await engine_.Handle(**next, &out);
+    absl::StatusOr<Engine::After> after = co_await Handle(**next);
     if (!after.ok()) {
       Report(absl::StrCat("closing the MTA connection: ",
                           after.status().message()));
@@ -127,30 +229,46 @@ asio::awaitable<bool> Session::Process(std::string in) {
     } else if (*after == Engine::After::kClose) {
       close = true;
     } else if (*after == Engine::After::kNewSession) {
-      engine_.SetProgressSink([this] { SendProgress(); });
       decoder_.set_max_payload(codec::kDefaultMaxPayload);
     } else {
       decoder_.set_max_payload(engine_.max_payload());
     }
+    if (!close && Queued() >= kMaxQueuedOutput) {
+      // Backpressure: the MTA takes these before we handle (or read) more.
+      Event("output-full");
+      if (!co_await Flush()) close = true;
+    }
   }
-  if (!out.empty() && !stopped_) {
-    SetDeadline();
-    std::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(out),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    deadline_.store(0, std::memory_order_relaxed);
-    if (ec) close = true;
-  }
+  if (!co_await Flush()) close = true;
   decoder_.ReleaseMemoryIfIdle();
+  std::string().swap(out_);
   co_return !close && !stopped_;
+}
+
+asio::awaitable<absl::StatusOr<Engine::After>> Session::Handle(
+    const codec::Command& command) {
+  in_callback_.store(static_cast<char>(codec::CodeOf(command)),
+                     std::memory_order_release);
+  absl::StatusOr<Engine::After> after = co_await engine_.Handle(command, &out_);
+  in_callback_.store(0, std::memory_order_release);
+  NoteQueued();
+  co_return after;
 }
 
 void Session::End() {
   if (ended_) return;
   ended_ = true;
   deadline_.store(0, std::memory_order_relaxed);
+  std::error_code ec;
+  if (final_stop_) {  // no callback starts after a final stop
+    socket_.close(ec);
+    return;
+  }
+  in_callback_.store('Q', std::memory_order_release);
   asio::co_spawn(socket_.get_executor(), engine_.Finish(),
-                 [self = shared_from_this()](std::exception_ptr) {
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   self->in_callback_.store(0, std::memory_order_release);
+                   if (e) self->Report(ExceptionText(e));
                    std::error_code ec;
                    self->socket_.close(ec);
                  });

@@ -16,10 +16,7 @@ FilterTester::FilterTester(client::FilterFactory factory)
       diagnostic_sink_(
           [this](std::string_view line) { diagnostics_.emplace_back(line); }),
       engine_(std::make_unique<client::Engine>(&factory_, nullptr,
-                                               &diagnostic_sink_)) {
-  engine_->SetProgressSink(
-      [this] { codec::EncodeResponse(codec::Progress{}, &progress_); });
-}
+                                               &diagnostic_sink_)) {}
 
 FilterTester::~FilterTester() {
   // Let the filter see its close, as a real session would.
@@ -56,11 +53,10 @@ StageResult FilterTester::Send(const codec::Command& command) {
     return result;
   }
   result.closed = *after == client::Engine::After::kClose;
-  std::string wire = progress_ + out;
-  progress_.clear();
-  // What the MTA would accept: the negotiated packet size, as an MTA reads.
+  // Progress packets are in `out`, ahead of the stage's answer. Decoded at
+  // the negotiated packet size, as an MTA reads.
   codec::ResponseDecoder decoder(engine_->max_payload());
-  decoder.Feed(wire);
+  decoder.Feed(out);
   while (true) {
     absl::StatusOr<std::optional<codec::Response>> next = decoder.Next();
     if (!next.ok()) {

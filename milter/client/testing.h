@@ -95,7 +95,6 @@ class FilterTester {
   std::vector<std::string> diagnostics_;
   client::DiagnosticSink diagnostic_sink_;
   std::unique_ptr<client::Engine> engine_;
-  std::string progress_;
 };
 
 }  // namespace milter::testing
