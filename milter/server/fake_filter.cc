@@ -20,9 +20,12 @@
 namespace milter::server::testing {
 namespace {
 
+// Blocking socket calls here retry on EINTR: with SO_RCVTIMEO set, Linux
+// interrupts them even for a process that was only stopped and continued.
 bool ReadFully(int fd, char* out, size_t n) {
   while (n > 0) {
     ssize_t got = ::read(fd, out, n);
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return false;
     out += got;
     n -= static_cast<size_t>(got);
@@ -85,6 +88,7 @@ std::optional<Packet> FilterConnection::ReadUntil(char code) {
 bool FilterConnection::SendRaw(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<size_t>(n));
   }
@@ -180,7 +184,10 @@ FakeFilter::FakeFilter(Script script) {
     std::abort();
   }
   thread_ = std::thread([this, script = std::move(script)] {
-    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    int fd;
+    do {
+      fd = ::accept(listen_fd_, nullptr, nullptr);
+    } while (fd < 0 && errno == EINTR);
     if (fd < 0) return;
     timeval tv = {kPatience.count(), 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
