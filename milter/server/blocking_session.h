@@ -36,6 +36,12 @@ class BlockingSession {
   absl::Status Open(const ResolvedSpec& resolved) {
     return Run(session_.Open(resolved));
   }
+  // Connects without negotiating: Negotiate() next.
+  absl::Status Dial(std::string_view spec) {
+    absl::StatusOr<net::SocketSpec> parsed = net::ParseSocketSpec(spec);
+    if (!parsed.ok()) return parsed.status();
+    return Run(session_.Connect(*parsed));
+  }
   absl::Status Negotiate() { return Run(session_.Negotiate()); }
 
   absl::StatusOr<Verdict> Connect(const ConnectionInfo& info,

@@ -1,10 +1,15 @@
 #include "milter/server/fake_filter.h"
 
+#include <dirent.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,9 +20,12 @@
 namespace milter::server::testing {
 namespace {
 
+// Blocking socket calls here retry on EINTR: with SO_RCVTIMEO set, Linux
+// interrupts them even for a process that was only stopped and continued.
 bool ReadFully(int fd, char* out, size_t n) {
   while (n > 0) {
     ssize_t got = ::read(fd, out, n);
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return false;
     out += got;
     n -= static_cast<size_t>(got);
@@ -27,6 +35,27 @@ bool ReadFully(int fd, char* out, size_t n) {
 
 // Not $TEST_TMPDIR: Bazel's is longer than a Unix socket path may be.
 std::string TempDir() { return "/tmp"; }
+
+// The socket of this process connected to the Unix socket at `path`, or -1.
+int FindConnectedSocket(const std::string& path) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int found = -1;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    int fd = std::atoi(entry->d_name);
+    sockaddr_un peer = {};
+    socklen_t length = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+        peer.sun_family == AF_UNIX &&
+        std::strncmp(peer.sun_path, path.c_str(), sizeof(peer.sun_path)) == 0) {
+      found = fd;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
 
 }  // namespace
 
@@ -56,12 +85,14 @@ std::optional<Packet> FilterConnection::ReadUntil(char code) {
   }
 }
 
-void FilterConnection::SendRaw(std::string_view bytes) {
+bool FilterConnection::SendRaw(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
     bytes.remove_prefix(static_cast<size_t>(n));
   }
+  return true;
 }
 
 void FilterConnection::Send(const codec::Response& response) {
@@ -82,6 +113,42 @@ bool FilterConnection::Negotiate(
   }
   Send(reply);
   return true;
+}
+
+bool FilterConnection::NegotiateEarly(uint32_t version, uint32_t actions,
+                                      uint32_t protocol) {
+  codec::OptionNegotiationReply reply;
+  reply.version = version;
+  reply.actions = actions;
+  reply.protocol = protocol;
+  Send(reply);
+  return ReadUntil('O').has_value();
+}
+
+bool FilterConnection::WaitUntilPeerRead(std::chrono::milliseconds limit) {
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    int unread = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &unread) != 0) return false;
+    if (unread == 0) return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    // No event tells the sender that its bytes were read: look again soon.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+bool FilterConnection::WaitForClose(std::chrono::milliseconds limit) {
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    // Not POLLIN: what the session sends stays unread.
+    pollfd p = {fd_, POLLRDHUP, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0) return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
 }
 
 void FilterConnection::Reset() {
@@ -117,9 +184,12 @@ FakeFilter::FakeFilter(Script script) {
     std::abort();
   }
   thread_ = std::thread([this, script = std::move(script)] {
-    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    int fd;
+    do {
+      fd = ::accept(listen_fd_, nullptr, nullptr);
+    } while (fd < 0 && errno == EINTR);
     if (fd < 0) return;
-    timeval tv = {10, 0};
+    timeval tv = {kPatience.count(), 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     FilterConnection connection(fd);
     script(connection);
@@ -140,10 +210,35 @@ std::string FakeFilter::Join() {
   return codes_;
 }
 
+bool FakeFilter::WaitUntilSessionCanRead(std::chrono::milliseconds limit) {
+  int fd = FindConnectedSocket(path_);
+  if (fd < 0) return false;
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p = {fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0) return (p.revents & POLLIN) != 0;
+  }
+}
+
 FakeFilter::~FakeFilter() {
   Join();
   ::close(listen_fd_);
   ::unlink(path_.c_str());
+}
+
+absl::Status OpenWithReplyWaiting(BlockingSession& session,
+                                  FakeFilter& filter) {
+  if (absl::Status s = session.Dial(filter.spec()); !s.ok()) return s;
+  if (!filter.WaitUntilSessionCanRead()) {
+    return absl::DeadlineExceededError(
+        "the fake filter's negotiation reply did not arrive");
+  }
+  return session.Negotiate();
 }
 
 }  // namespace milter::server::testing

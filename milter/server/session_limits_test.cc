@@ -1,11 +1,15 @@
 // The MTA-side session's limits against a filter that pushes them: timeouts
 // bound a whole answer however it is split, modifications are capped by the
 // memory they really take, the negotiated version is checked as Postfix
-// checks it, packets larger than the negotiated size are never sent, and the
-// per-thread read buffer is safe on a multi-threaded executor.
+// checks it, packets larger than the negotiated size are never sent, a slow or
+// silent filter holds up no other session, and the per-thread read buffer is
+// safe on a multi-threaded executor.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +17,7 @@
 
 #include "asio/co_spawn.hpp"
 #include "asio/detached.hpp"
+#include "asio/io_context.hpp"
 #include "asio/thread_pool.hpp"
 #include "gtest/gtest.h"
 #include "milter/codec/encoder.h"
@@ -27,13 +32,17 @@ using testing::FakeFilter;
 using testing::FilterConnection;
 namespace action = codec::action;
 
-// Sends `bytes` one at a time, each `gap` after the last: a filter that
-// dribbles its answer.
+// Sends `bytes` one at a time, each `gap` after the session has read the
+// last: a filter that dribbles its answer. Waiting for each read keeps a
+// session that runs late from finding the rest of the answer there at once
+// (it reads what is there without looking at the clock); a slower machine
+// only makes the answer slower. Stops once the session is gone.
 void Dribble(FilterConnection& c, const std::string& bytes,
              std::chrono::milliseconds gap) {
   for (char b : bytes) {
+    if (!c.WaitUntilPeerRead()) return;
     std::this_thread::sleep_for(gap);
-    c.SendRaw(std::string(1, b));
+    if (!c.SendRaw(std::string(1, b))) return;
   }
 }
 
@@ -41,7 +50,7 @@ TEST(SessionLimitsTest, ReadTimeoutBoundsTheWholeAnswer) {
   // Every byte comes within the timeout, the answer does not: five bytes,
   // 150 ms apart, against 300 ms.
   FakeFilter filter([](FilterConnection& c) {
-    c.Negotiate(6, 0, 0);
+    c.NegotiateEarly(6, 0, 0);
     c.ReadUntil('H');
     Dribble(c, codec::Encode(codec::Response(codec::Accept{})),
             std::chrono::milliseconds(150));
@@ -50,7 +59,7 @@ TEST(SessionLimitsTest, ReadTimeoutBoundsTheWholeAnswer) {
   SessionOptions options;
   options.read_timeout = absl::Milliseconds(300);
   BlockingSession s(options);
-  ASSERT_TRUE(s.Open(filter.spec()).ok());
+  ASSERT_TRUE(testing::OpenWithReplyWaiting(s, filter).ok());
   absl::StatusOr<Verdict> v = s.Helo("x");
   ASSERT_FALSE(v.ok()) << StatusName(v->decision);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kDeadlineExceeded)
@@ -79,24 +88,39 @@ TEST(SessionLimitsTest, EndOfMessageTimeoutBoundsTheWholeAnswer) {
 
 TEST(SessionLimitsTest, ProgressRestartsTheAnswersTimeout) {
   // Progress packets say the filter is working: each one restarts the
-  // timeout, so an answer after several of them is accepted.
-  FakeFilter filter([](FilterConnection& c) {
+  // timeout, so an answer after several of them is accepted although the
+  // whole answer takes longer than the timeout: ten progress packets and the
+  // answer, each 250 ms after the session has read the packet before, against
+  // 2 s.
+  //
+  // Margin: the session times out only if the filter's thread and the
+  // session's are held up for more than 1.75 s in all between two packets; a
+  // slower machine only makes the whole answer longer.
+  constexpr int kProgress = 10;
+  constexpr auto kGap = std::chrono::milliseconds(250);
+  constexpr auto kTimeout = std::chrono::seconds(2);
+  FakeFilter filter([&](FilterConnection& c) {
     c.Negotiate(6, 0, 0);
     c.ReadUntil('E');
-    for (int i = 0; i < 4; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < kProgress; ++i) {
+      std::this_thread::sleep_for(kGap);
       c.Send(codec::Progress{});
+      c.WaitUntilPeerRead();
     }
+    std::this_thread::sleep_for(kGap);
     c.Send(codec::Accept{});
     c.Read();
   });
   SessionOptions options;
-  options.end_of_message_timeout = absl::Seconds(5);
+  options.end_of_message_timeout = absl::FromChrono(kTimeout);
   BlockingSession s(options);
   ASSERT_TRUE(s.Open(filter.spec()).ok());
+  auto start = std::chrono::steady_clock::now();
   auto eom = s.EndOfMessage();
+  // Longer than one timeout (a lower bound only).
+  EXPECT_GT(std::chrono::steady_clock::now() - start, kTimeout);
   ASSERT_TRUE(eom.ok()) << eom.status();
-  EXPECT_EQ(eom->verdict.progress, 4);
+  EXPECT_EQ(eom->verdict.progress, kProgress);
   EXPECT_EQ(eom->verdict.decision, Decision::kAccept);
 }
 
@@ -173,9 +197,87 @@ TEST(SessionLimitsTest, OversizedStageIsRefusedAndTheSessionGoesOn) {
   EXPECT_EQ(filter.Join(), "OLQ");
 }
 
-// Many sessions on a thread pool whose answers arrive in two parts, so that
-// each session suspends mid-answer and may resume on another thread: every
-// session must still read exactly its own filter's reply.
+// Many sessions share one event loop on one thread: a filter that is slow to
+// answer holds up none of the others, and one that goes silent times out
+// without holding them up either.
+TEST(SessionLimitsTest, ConcurrentSessionsOnOneThread) {
+  constexpr int kGood = 8;
+  std::vector<std::unique_ptr<FakeFilter>> filters;
+  for (int i = 0; i < kGood; ++i) {
+    filters.push_back(std::make_unique<FakeFilter>([](FilterConnection& c) {
+      c.Negotiate(6, 0, 0);
+      if (c.ReadUntil('H')) c.Send(codec::Continue{});
+      if (c.ReadUntil('M')) c.Send(codec::Accept{});
+      c.ReadUntil('Q');
+    }));
+  }
+  // Answers helo only once every good session is done.
+  std::promise<void> good_done;
+  std::shared_future<void> good_done_future = good_done.get_future().share();
+  FakeFilter slow([good_done_future](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('H');
+    good_done_future.wait_for(testing::kPatience);
+    c.Send(codec::Continue{});
+    if (c.ReadUntil('M')) c.Send(codec::Accept{});
+    c.ReadUntil('Q');
+  });
+  FakeFilter silent([](FilterConnection& c) {
+    c.Negotiate(6, 0, 0);
+    c.ReadUntil('E');
+    c.WaitForClose();  // never answers
+  });
+  asio::io_context io;
+  int accepted = 0;
+  auto run = [&](std::string spec, bool* done) -> asio::awaitable<void> {
+    Session session(io.get_executor(), SessionOptions());
+    auto parsed = net::ParseSocketSpec(spec);
+    if ((co_await session.Open(*parsed)).ok() &&
+        (co_await session.Helo("x", {})).ok()) {
+      auto mail = co_await session.Mail("<a@b>", {}, {});
+      if (mail.ok() && mail->decision == Decision::kAccept) ++accepted;
+      co_await session.Quit();
+    }
+    *done = true;
+  };
+  // The silent session's end of message alone has a short timeout.
+  SessionOptions short_end_of_message;
+  short_end_of_message.end_of_message_timeout = absl::Milliseconds(300);
+  absl::Status silent_status;
+  auto run_silent = [&]() -> asio::awaitable<void> {
+    Session session(io.get_executor(), short_end_of_message);
+    auto parsed = net::ParseSocketSpec(silent.spec());
+    silent_status = co_await session.Open(*parsed);
+    if (silent_status.ok()) {
+      silent_status = (co_await session.EndOfMessage({})).status();
+    }
+  };
+  bool done[kGood] = {};
+  bool slow_done = false;
+  asio::co_spawn(io, run(slow.spec(), &slow_done), asio::detached);
+  asio::co_spawn(io, run_silent(), asio::detached);
+  for (int i = 0; i < kGood; ++i) {
+    asio::co_spawn(io, run(filters[i]->spec(), &done[i]), asio::detached);
+  }
+  while (!std::all_of(std::begin(done), std::end(done),
+                      [](bool d) { return d; })) {
+    io.run_one();
+  }
+  EXPECT_EQ(accepted, kGood);
+  // Still waiting for its filter, and no good session waited for it.
+  EXPECT_FALSE(slow_done);
+  good_done.set_value();
+  io.run();
+  EXPECT_TRUE(slow_done);
+  EXPECT_EQ(accepted, kGood + 1);
+  EXPECT_EQ(silent_status.code(), absl::StatusCode::kDeadlineExceeded)
+      << silent_status;
+}
+
+// Many sessions on a thread pool whose answers arrive in two parts, the second
+// only once the session has read the first, so that each session suspends
+// mid-answer and may resume on another thread: every session must still read
+// exactly its own filter's reply.
 TEST(SessionLimitsTest, ThreadPoolSessionsReadTheirOwnAnswers) {
   constexpr int kSessions = 16;
   std::vector<std::unique_ptr<FakeFilter>> filters;
@@ -188,7 +290,7 @@ TEST(SessionLimitsTest, ThreadPoolSessionsReadTheirOwnAnswers) {
             codec::ReplyCode{"550 5.7.1 session " + std::to_string(i) +
                              " round " + std::to_string(round)}));
         c.SendRaw(reply.substr(0, 7));
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        c.WaitUntilPeerRead();
         c.SendRaw(reply.substr(7));
       }
       c.ReadUntil('Q');

@@ -1,15 +1,11 @@
 #include "milter/server/session.h"
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "asio/co_spawn.hpp"
-#include "asio/detached.hpp"
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/write.hpp"
@@ -447,9 +443,7 @@ TEST(SessionTest, DeferredWriteErrorShowsAtTheNextStage) {
     c.Negotiate(6, 0, protocol::kNoReplyHeader);
     c.Reset();
   });
-  SessionOptions options = Deferring();
-  options.read_timeout = absl::Seconds(2);
-  BlockingSession s(options);
+  BlockingSession s(Deferring());
   ASSERT_TRUE(s.Open(filter.spec()).ok());
   filter.Join();
   auto header = s.Header("A", "1");
@@ -510,67 +504,6 @@ TEST(SessionTest, TcpSocketSpecWorks) {
   ASSERT_TRUE(s.Open("inet:" + std::to_string(port) + "@127.0.0.1").ok());
   ASSERT_TRUE(s.Quit().ok());
   thread.join();
-}
-
-}  // namespace
-}  // namespace milter::server
-
-namespace milter::server {
-namespace {
-
-// Many sessions share one event loop on one thread; a filter that goes silent
-// times out without holding up the others.
-TEST(SessionTest, ConcurrentSessionsOnOneThread) {
-  constexpr int kGood = 8;
-  std::vector<std::unique_ptr<FakeFilter>> filters;
-  for (int i = 0; i < kGood; ++i) {
-    filters.push_back(std::make_unique<FakeFilter>([](FilterConnection& c) {
-      c.Negotiate(6, 0, 0);
-      Answer(c, 'H', codec::Continue{});
-      Answer(c, 'M', codec::Accept{});
-      c.ReadUntil('Q');
-    }));
-  }
-  FakeFilter silent([](FilterConnection& c) {
-    c.Negotiate(6, 0, 0);
-    c.ReadUntil('H');
-    c.Read();  // never answers
-  });
-  asio::io_context io;
-  SessionOptions options;
-  options.read_timeout = absl::Seconds(2);
-  int accepted = 0;
-  absl::Status silent_status;
-  auto run = [&](std::string spec, bool* done) -> asio::awaitable<void> {
-    Session session(io.get_executor(), options);
-    auto parsed = net::ParseSocketSpec(spec);
-    if (!(co_await session.Open(*parsed)).ok()) co_return;
-    auto helo = co_await session.Helo("x", {});
-    if (!helo.ok()) {
-      silent_status = helo.status();
-      *done = true;
-      co_return;
-    }
-    auto mail = co_await session.Mail("<a@b>", {}, {});
-    if (mail.ok() && mail->decision == Decision::kAccept) ++accepted;
-    co_await session.Quit();
-    *done = true;
-  };
-  bool done[kGood + 1] = {};
-  asio::co_spawn(io, run(silent.spec(), &done[kGood]), asio::detached);
-  for (int i = 0; i < kGood; ++i) {
-    asio::co_spawn(io, run(filters[i]->spec(), &done[i]), asio::detached);
-  }
-  auto start = std::chrono::steady_clock::now();
-  // The good sessions finish long before the silent one times out.
-  while (accepted < kGood &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    io.run_one();
-  }
-  EXPECT_EQ(accepted, kGood);
-  EXPECT_FALSE(done[kGood]);
-  io.run();
-  EXPECT_EQ(silent_status.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 }  // namespace
