@@ -22,7 +22,6 @@
 #include "absl/strings/str_cat.h"
 #include "asio/basic_socket_acceptor.hpp"
 #include "asio/co_spawn.hpp"
-#include "asio/detached.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/local/stream_protocol.hpp"
 #include "asio/post.hpp"
@@ -258,7 +257,20 @@ absl::Status Runner::Run() {
     WaitForSignal();
   }
   for (auto& listener : listeners_) {
-    asio::co_spawn(io_, AcceptLoop(listener.get()), asio::detached);
+    // An accept loop never throws by design; should one (std::bad_alloc),
+    // say so rather than stop accepting in silence.
+    asio::co_spawn(
+        io_, AcceptLoop(listener.get()),
+        [this, spec = listener->spec](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            Report(absl::StrCat("accepting on ", spec, " stopped: ", x.what()));
+          } catch (...) {
+            Report(absl::StrCat("accepting on ", spec, " stopped"));
+          }
+        });
   }
   ArmSweeper();
   std::vector<std::thread> threads;

@@ -5,6 +5,7 @@
 #ifndef MILTER_SERVER_BLOCKING_SESSION_H_
 #define MILTER_SERVER_BLOCKING_SESSION_H_
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,7 +16,6 @@
 #include "absl/status/statusor.h"
 #include "asio/awaitable.hpp"
 #include "asio/co_spawn.hpp"
-#include "asio/detached.hpp"
 #include "asio/io_context.hpp"
 #include "milter/net/socket_spec.h"
 #include "milter/server/session.h"
@@ -91,15 +91,21 @@ class BlockingSession {
   template <typename T>
   T Run(asio::awaitable<T> awaitable) {
     std::optional<T> result;
+    std::exception_ptr failure;
+    bool done = false;
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
           result.emplace(co_await std::move(awaitable));
         },
-        asio::detached);
+        [&](std::exception_ptr e) {
+          failure = e;
+          done = true;
+        });
     // Until this call's result, not until the loop runs out of work.
     io_.restart();
-    while (!result) io_.run_one();
+    while (!done) io_.run_one();
+    if (failure) std::rethrow_exception(failure);  // e.g. std::bad_alloc
     return *std::move(result);
   }
 
