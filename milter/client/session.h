@@ -67,6 +67,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void SetDeadline();
   void SendProgress();
   void Report(std::string_view what);
+  // TCP_QUICKACK: acknowledges what was read at once (false: not TCP).
+  bool AcknowledgeNow();
 
   Socket socket_;
   const SessionConfig* config_;
@@ -77,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<int64_t> deadline_{0};  // steady_clock ticks; 0: none
   bool stopped_ = false;
   bool ended_ = false;
+  bool tcp_ = false;
 
  public:
   // The runner's intrusive list of live sessions (guarded by its mutex).
