@@ -23,8 +23,10 @@
 # in_flow_delay = 0: Postfix would otherwise slow acceptance down to the
 # delivery rate.
 #
-# Environment: BAZEL (default bazel), BENCH_PORT (first of 12 ports, default
-# 26000). Exits non-zero on any failure; cleans up on every exit path.
+# Environment: BAZEL (default bazel), BENCH_PORT (first of 24 ports, default
+# 26000), BASELINE (path of another build of sample_filter, e.g. an older
+# commit's: measured as a third filter, "baseline", in the same rounds).
+# Exits non-zero on any failure; cleans up on every exit path.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 MESSAGES="${1:-2000}"
@@ -32,6 +34,7 @@ ROUNDS="${2:-3}"
 SESSIONS="${3:-20}"
 BAZEL="${BAZEL:-bazel}"
 BASE="${BENCH_PORT:-26000}"
+BASELINE="${BASELINE:-}"
 
 [ "$(id -u)" = 0 ] || { echo "run as root (Postfix)" >&2; exit 1; }
 for t in postfix smtp-source smtp-sink; do
@@ -49,16 +52,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 # Copies, so that a concurrent build cannot swap the binary mid-run.
 cp "$BIN/examples/sample/sample_filter" "$WORK/ours"
+FILTERS=(ours libmilter)
+if [ -n "$BASELINE" ]; then
+  cp "$BASELINE" "$WORK/baseline" || exit 1
+  FILTERS+=(baseline)
+fi
 bash tests/build_c_filter.sh "$WORK/libmilter" || exit 1
 
-for p in $(seq "$BASE" $((BASE + 11))); do
+for p in $(seq "$BASE" $((BASE + 23))); do
   if _pf_listening "$p"; then echo "port $p is in use (set BENCH_PORT)" >&2; exit 1; fi
 done
 
-FILTERS=(ours libmilter)
 SOCKETS=(tcp unix)
 PROTOCOLS=(6 2)
-declare -A MILTER SMTP_PORT RATES
+declare -A MILTER SMTP_PORT RATES CPU FPID
 start_filter() {  # filter socket tcp-port
   local name="$1-$2" spec
   if [ "$2" = tcp ]; then
@@ -70,6 +77,7 @@ start_filter() {  # filter socket tcp-port
   fi
   "$WORK/$1" "$spec" 2>"$WORK/$name.log" &
   PIDS+=($!)
+  FPID[$name]=$!
   for _ in $(seq 100); do
     if [ "$2" = tcp ]; then _pf_listening "$3" && return 0
     else [ -S "$WORK/$name.sock" ] && return 0
@@ -80,10 +88,12 @@ start_filter() {  # filter socket tcp-port
   cat "$WORK/$name.log" >&2
   exit 1
 }
-start_filter ours tcp $((BASE + 10))
-start_filter ours unix
-start_filter libmilter tcp $((BASE + 11))
-start_filter libmilter unix
+i=0
+for f in "${FILTERS[@]}"; do
+  start_filter "$f" tcp $((BASE + 20 + i))
+  start_filter "$f" unix
+  i=$((i + 1))
+done
 
 pf_start "$BASE" "" "in_flow_delay = 0s" || exit 1
 port=$((BASE + 2))
@@ -115,9 +125,11 @@ drain() {
   exit 1
 }
 
-# Sends $2 messages through cell $1; prints msg/s.
+# Sends $2 messages through cell $1 (FILTER-SOCKET-PROTOCOL); prints msg/s
+# and the filter's CPU ms per message.
 measure() {
-  local t0 t1
+  local t0 t1 c0 c1 pid=${FPID[${1%-*}]}
+  c0=$(cpu_ticks "$pid")
   t0=$(date +%s.%N)
   if ! smtp-source -s "$SESSIONS" -m "$2" -l 1024 -S "bench NOMOD" \
       -M client.pf-test.example -f sender@client.pf-test.example \
@@ -129,8 +141,10 @@ measure() {
     exit 1
   fi
   t1=$(date +%s.%N)
+  c1=$(cpu_ticks "$pid")
   drain "$2"
-  awk -v a="$t0" -v b="$t1" -v n="$2" 'BEGIN {printf "%.0f", n / (b - a)}'
+  awk -v a="$t0" -v b="$t1" -v n="$2" -v d=$((c1 - c0)) -v t="$TICK" \
+    'BEGIN {printf "%.0f %.3f", n / (b - a), d * 1000 / t / n}'
 }
 
 CELLS=()
@@ -147,9 +161,11 @@ echo "== $MESSAGES messages x $ROUNDS rounds, $SESSIONS SMTP sessions at a time"
 for r in $(seq 1 "$ROUNDS"); do
   echo "   round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   for c in "${CELLS[@]}"; do
-    rate=$(measure "$c" "$MESSAGES") || exit 1
-    printf "     %-22s %6s msg/s\n" "$c" "$rate"
+    out=$(measure "$c" "$MESSAGES") || exit 1
+    read -r rate cpu <<<"$out"
+    printf "     %-22s %6s msg/s   filter CPU %s ms/message\n" "$c" "$rate" "$cpu"
     RATES[$c]+="$rate "
+    CPU[$c]+="$cpu "
   done
 done
 
@@ -157,14 +173,24 @@ echo
 echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| socket | milter_protocol | ours msg/s | libmilter msg/s | ours/libmilter |"
-echo "|---|---:|---:|---:|---:|"
+head="| socket | milter_protocol | ours msg/s | libmilter msg/s | ours/libmilter | filter CPU ms/msg, ours / libmilter |"
+rule="|---|---:|---:|---:|---:|---:|"
+[ -n "$BASELINE" ] && { head+=" baseline msg/s | baseline/libmilter |"; rule+="---:|---:|"; }
+echo "$head"
+echo "$rule"
 for v in "${PROTOCOLS[@]}"; do
   for s in "${SOCKETS[@]}"; do
     o=$(echo "${RATES[ours-$s-$v]}" | median)
     l=$(echo "${RATES[libmilter-$s-$v]}" | median)
+    b=$(echo "${RATES[baseline-$s-$v]:-}" | median)
+    co=$(echo "${CPU[ours-$s-$v]}" | median)
+    cl=$(echo "${CPU[libmilter-$s-$v]}" | median)
     label=$([ "$s" = tcp ] && echo "TCP 127.0.0.1" || echo unix)
-    awk -v s="$label" -v v="$v" -v o="$o" -v l="$l" \
-      'BEGIN {printf "| %s | %s | %d | %d | %.2fx |\n", s, v, o, l, o / l}'
+    awk -v s="$label" -v v="$v" -v o="$o" -v l="$l" -v b="$b" -v co="$co" \
+      -v cl="$cl" 'BEGIN {
+      printf "| %s | %s | %d | %d | %.2fx | %s / %s |", s, v, o, l, o / l, co, cl
+      if (b != "") printf " %d | %.2fx |", b, b / l
+      printf "\n"
+    }'
   done
 done
