@@ -106,6 +106,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendProgress();
   void Report(std::string_view what);
   void Event(std::string_view name);
+  // TCP_QUICKACK: acknowledges what was read at once (false: not TCP).
+  bool AcknowledgeNow();
 
   Socket socket_;
   const SessionConfig* config_;
@@ -124,6 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stopped_ = false;
   bool final_stop_ = false;
   bool ended_ = false;
+  bool tcp_ = false;
 
  public:
   // The runner's intrusive list of live sessions (guarded by its mutex).

@@ -1,0 +1,115 @@
+// TCP behaviour of the MTA side's connection to a filter. Two ways a filter
+// on sendmail's libmilter (Nagle's algorithm on, delayed ACKs) could wait for
+// an ACK that the other side delays up to 40 ms:
+// - our unanswered packets (macros, no-reply stages) followed by more: the
+//   connection turns Nagle's algorithm off (TCP_NODELAY), so they go out at
+//   once;
+// - the filter's several packets in a row at end of message (modifications,
+//   then the verdict): the connection acknowledges every read at once
+//   (TCP_QUICKACK), instead of waiting to send the ACK with its next command.
+// Checked through the state of the MTA's socket, read with getsockopt:
+// TCP_QUICKACK reads 1 unless the kernel is delaying ACKs ("ping-pong"
+// mode, entered as soon as this side answers what it received).
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "asio/co_spawn.hpp"
+#include "asio/detached.hpp"
+#include "asio/io_context.hpp"
+#include "gtest/gtest.h"
+#include "milter/server/connection.h"
+
+namespace milter::server {
+namespace {
+
+// A blocking TCP listener on 127.0.0.1, any port: the filter's side.
+class Listener {
+ public:
+  Listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    address_.sin_family = AF_INET;
+    address_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address_;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address_), length);
+    ::listen(fd_, 1);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address_), &length);
+  }
+  ~Listener() { ::close(fd_); }
+  uint16_t port() const { return ntohs(address_.sin_port); }
+  int Accept() { return ::accept(fd_, nullptr, nullptr); }
+
+ private:
+  int fd_;
+  sockaddr_in address_{};
+};
+
+// The descriptor of this process's socket connected to 127.0.0.1:`port`
+// (the MTA's side), or -1.
+int SocketConnectedTo(uint16_t port) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+        peer.sin_family == AF_INET && ntohs(peer.sin_port) == port) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+int IntOption(int fd, int option) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  if (::getsockopt(fd, IPPROTO_TCP, option, &value, &length) != 0) return -1;
+  return value;
+}
+
+TEST(TcpAckTest, NoDelayAndEveryReadAcknowledgedAtOnce) {
+  Listener listener;
+  asio::io_context io;
+  int nodelay = -1;
+  std::string quickack_before_read, quickack_after_read;
+  auto mta = [&]() -> asio::awaitable<void> {
+    Connection c(io.get_executor());
+    net::SocketSpec spec;
+    spec.kind = net::SocketSpec::Kind::kInet;
+    spec.host = "127.0.0.1";
+    spec.port = listener.port();
+    absl::Status connected = co_await c.Connect(spec, absl::Seconds(10));
+    EXPECT_TRUE(connected.ok()) << connected;
+    if (!connected.ok()) co_return;
+    int filter = listener.Accept();  // queued already: does not block
+    int fd = SocketConnectedTo(listener.port());
+    nodelay = IntOption(fd, TCP_NODELAY);
+    // Command, answer, command, ...: from the second command on, sending
+    // soon after receiving puts the MTA's socket in the delaying mode (so
+    // the check after the read shows something); each read must leave it.
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_TRUE((co_await c.Write("command", absl::Seconds(10))).ok());
+      char buffer[64];
+      EXPECT_EQ(::read(filter, buffer, sizeof buffer), 7);
+      EXPECT_EQ(::write(filter, "answer", 6), 6);
+      if (i > 0)
+        quickack_before_read += std::to_string(IntOption(fd, TCP_QUICKACK));
+      EXPECT_TRUE((co_await c.WaitReadable(absl::Seconds(10))).ok());
+      absl::StatusOr<size_t> n = c.ReadNow(buffer, sizeof buffer);
+      EXPECT_TRUE(n.ok() && *n == 6);
+      if (i > 0)
+        quickack_after_read += std::to_string(IntOption(fd, TCP_QUICKACK));
+    }
+    ::close(filter);
+  };
+  asio::co_spawn(io, mta(), asio::detached);
+  io.run();
+  EXPECT_EQ(nodelay, 1);
+  EXPECT_EQ(quickack_before_read, "000");
+  EXPECT_EQ(quickack_after_read, "111");
+}
+
+}  // namespace
+}  // namespace milter::server
