@@ -1,3 +1,6 @@
+// Context: macros, connection information, replies, progress and the
+// modifications a filter records, each checked when called (see context.h).
+
 #include "milter/client/context.h"
 
 #include "absl/strings/str_cat.h"

@@ -1,3 +1,6 @@
+// FilterFactory: one filter object per MTA connection, and the negotiation
+// derived from the callbacks a filter class overrides.
+
 #include "milter/client/filter_factory.h"
 
 namespace milter::client {

@@ -1,3 +1,6 @@
+// FilterTester: drives the session engine in-process and decodes what it
+// sends, as an MTA would read it.
+
 #include "milter/client/testing.h"
 
 #include <exception>

@@ -1,3 +1,6 @@
+// Incremental decoders: packet framing, size limits and the payload parsers
+// of every command and response (see decoder.h).
+
 #include "milter/codec/decoder.h"
 
 #include <cstring>

@@ -1,3 +1,5 @@
+// Encoders: typed commands and responses to byte-exact packets.
+
 #include "milter/codec/encoder.h"
 
 #include <cstdint>

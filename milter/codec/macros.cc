@@ -1,3 +1,5 @@
+// MacroMap: per-stage macro storage with libmilter's lookup rules.
+
 #include "milter/codec/macros.h"
 
 namespace milter::codec {

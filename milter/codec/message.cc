@@ -1,3 +1,5 @@
+// Codes and names of the typed packets.
+
 #include "milter/codec/message.h"
 
 #include <type_traits>

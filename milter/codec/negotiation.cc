@@ -1,3 +1,6 @@
+// Option negotiation with libmilter's rules (filter side) and the MTA's
+// checks of a filter's reply.
+
 #include "milter/codec/negotiation.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Names of the protocol's flags and codes, for logs and errors.
+
 #include "milter/codec/protocol.h"
 
 #include "absl/strings/str_cat.h"

@@ -1,3 +1,6 @@
+// SMTP reply texts for 'y' packets: formatting, parsing, validation; body
+// chunking.
+
 #include "milter/codec/reply.h"
 
 #include <cctype>

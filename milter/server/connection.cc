@@ -1,3 +1,6 @@
+// Connection: the non-blocking socket to a filter, with a timeout on every
+// wait and TCP settings that keep unanswered packets from stalling.
+
 #include "milter/server/connection.h"
 
 #include <netinet/in.h>

@@ -1,3 +1,5 @@
+// FakeFilter: a scripted, possibly hostile filter on a thread, for tests.
+
 #include "milter/server/fake_filter.h"
 
 #include <dirent.h>

@@ -1,3 +1,6 @@
+// MailMessage: applying a filter's modifications with the MTA's rules, and
+// RFC 5322 parsing and writing.
+
 #include "milter/server/mail_message.h"
 
 #include <algorithm>

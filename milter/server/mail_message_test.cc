@@ -1,3 +1,6 @@
+// Tests of ApplyModifications (the MTA's header index rules, envelope and
+// body changes) and of RFC 5322 parsing and writing.
+
 #include "milter/server/mail_message.h"
 
 #include "gmock/gmock.h"

@@ -1,3 +1,6 @@
+// Session: the MTA side of one milter session as coroutines (see
+// session.h): negotiation, stages, whole-answer timeouts, verdict reading.
+
 #include "milter/server/session.h"
 
 #include <algorithm>

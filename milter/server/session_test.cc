@@ -1,3 +1,6 @@
+// Session tests against scripted filters: every stage, macros and symbol
+// lists, negotiation, deferred writes, several sessions at once.
+
 #include "milter/server/session.h"
 
 #include <atomic>
