@@ -7,6 +7,44 @@ namespace milter::client {
 
 namespace action = codec::action;
 
+namespace {
+// The no-reply flag covering a stage's answer, or 0.
+uint32_t NoReplyFlagOf(Stage stage) {
+  namespace p = codec::protocol;
+  switch (stage) {
+    case Stage::kConnect:
+      return p::kNoReplyConnect;
+    case Stage::kHelo:
+      return p::kNoReplyHelo;
+    case Stage::kMail:
+      return p::kNoReplyMail;
+    case Stage::kRcpt:
+      return p::kNoReplyRcpt;
+    case Stage::kData:
+      return p::kNoReplyData;
+    case Stage::kUnknown:
+      return p::kNoReplyUnknown;
+    case Stage::kHeader:
+      return p::kNoReplyHeader;
+    case Stage::kEndOfHeaders:
+      return p::kNoReplyEndOfHeaders;
+    case Stage::kBody:
+      return p::kNoReplyBody;
+    default:
+      return 0;
+  }
+}
+
+// A packet the MTA would refuse (and drop the connection for): its payload
+// is larger than negotiated.
+absl::Status CheckPayload(const char* what, size_t payload, size_t max) {
+  if (payload <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " needs a packet payload of ", payload,
+                   " bytes; the negotiated maximum is ", max));
+}
+}  // namespace
+
 const char* StageName(Stage stage) {
   switch (stage) {
     case Stage::kNone:
@@ -66,9 +104,19 @@ absl::Status Context::SetReply(std::string_view code, std::string_view enhanced,
 absl::Status Context::SetMultilineReply(
     std::string_view code, std::string_view enhanced,
     absl::Span<const std::string_view> lines) {
+  if (stage_ == Stage::kNone || stage_ == Stage::kNegotiate ||
+      stage_ == Stage::kAbort || stage_ == Stage::kClose) {
+    // No verdict follows: the reply would wait for a later stage's.
+    return absl::FailedPreconditionError(
+        absl::StrCat("a reply is not allowed at ", StageName(stage_)));
+  }
   absl::StatusOr<std::string> formatted =
       codec::FormatReply(code, enhanced, lines);
   if (!formatted.ok()) return formatted.status();
+  if (auto s =
+          CheckPayload("reply", formatted->size() + 1, negotiated_.max_payload);
+      !s.ok())
+    return s;
   reply_ = *std::move(formatted);
   return absl::OkStatus();
 }
@@ -78,6 +126,13 @@ absl::Status Context::Progress() {
       stage_ == Stage::kAbort || stage_ == Stage::kNegotiate) {
     return absl::FailedPreconditionError(
         absl::StrCat("progress is not allowed at ", StageName(stage_)));
+  }
+  if (negotiated_.NoReply(NoReplyFlagOf(stage_))) {
+    // The MTA reads nothing at this stage: a 'p' would be taken as stray
+    // data (or as the answer to its next command).
+    return absl::FailedPreconditionError(
+        absl::StrCat("progress is not allowed at ", StageName(stage_),
+                     ", which is negotiated not to be answered"));
   }
   if (progress_sink_) progress_sink_();
   return absl::OkStatus();
@@ -132,6 +187,11 @@ absl::Status Context::AddHeader(std::string_view name, std::string_view value) {
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  if (auto s = CheckPayload("add-header",
+                            name.size() + OutgoingHeaderValue(value).size() + 2,
+                            negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::AddHeader{
       std::string(name), std::string(OutgoingHeaderValue(value))});
   return absl::OkStatus();
@@ -143,6 +203,12 @@ absl::Status Context::InsertHeader(uint32_t index, std::string_view name,
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  if (auto s =
+          CheckPayload("insert-header",
+                       4 + name.size() + OutgoingHeaderValue(value).size() + 2,
+                       negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::InsertHeader{
       index, std::string(name), std::string(OutgoingHeaderValue(value))});
   return absl::OkStatus();
@@ -155,6 +221,12 @@ absl::Status Context::ChangeHeader(std::string_view name, uint32_t index,
     return s;
   if (auto s = CheckHeaderName(name); !s.ok()) return s;
   if (auto s = CheckNoNul("header value", value); !s.ok()) return s;
+  if (auto s =
+          CheckPayload("change-header",
+                       4 + name.size() + OutgoingHeaderValue(value).size() + 2,
+                       negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::ChangeHeader{
       index, std::string(name), std::string(OutgoingHeaderValue(value))});
   return absl::OkStatus();
@@ -167,6 +239,12 @@ absl::Status Context::ChangeFrom(std::string_view address,
   if (address.empty()) return absl::InvalidArgumentError("empty sender");
   if (auto s = CheckNoNul("sender", address); !s.ok()) return s;
   if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
+  if (auto s = CheckPayload(
+          "change-from",
+          address.size() + 1 + (args.empty() ? 0 : args.size() + 1),
+          negotiated_.max_payload);
+      !s.ok())
+    return s;
   mod::ChangeFrom m{std::string(address), std::nullopt};
   if (!args.empty()) m.args = std::string(args);
   modifications_.push_back(std::move(m));
@@ -179,6 +257,10 @@ absl::Status Context::AddRecipient(std::string_view address) {
     return s;
   if (address.empty()) return absl::InvalidArgumentError("empty recipient");
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
+  if (auto s = CheckPayload("add-recipient", address.size() + 1,
+                            negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::AddRecipient{std::string(address), {}});
   return absl::OkStatus();
 }
@@ -192,6 +274,11 @@ absl::Status Context::AddRecipient(std::string_view address,
   if (address.empty()) return absl::InvalidArgumentError("empty recipient");
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
   if (auto s = CheckNoNul("ESMTP arguments", args); !s.ok()) return s;
+  if (auto s = CheckPayload("add-recipient with ESMTP arguments",
+                            address.size() + args.size() + 2,
+                            negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(
       mod::AddRecipient{std::string(address), std::string(args)});
   return absl::OkStatus();
@@ -202,6 +289,10 @@ absl::Status Context::DeleteRecipient(std::string_view address) {
       !s.ok())
     return s;
   if (auto s = CheckNoNul("recipient", address); !s.ok()) return s;
+  if (auto s = CheckPayload("delete-recipient", address.size() + 1,
+                            negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::DeleteRecipient{std::string(address)});
   return absl::OkStatus();
 }
@@ -224,6 +315,10 @@ absl::Status Context::Quarantine(std::string_view reason) {
     return s;
   if (reason.empty()) return absl::InvalidArgumentError("empty reason");
   if (auto s = CheckNoNul("reason", reason); !s.ok()) return s;
+  if (auto s = CheckPayload("quarantine", reason.size() + 1,
+                            negotiated_.max_payload);
+      !s.ok())
+    return s;
   modifications_.push_back(mod::Quarantine{std::string(reason)});
   return absl::OkStatus();
 }

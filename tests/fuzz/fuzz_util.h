@@ -80,6 +80,14 @@ inline uint32_t LoadLe32(std::string_view s, size_t at) {
   return v;
 }
 
+inline uint32_t LoadBe32(std::string_view s, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4 && at + i < s.size(); ++i) {
+    v = v << 8 | static_cast<uint8_t>(s[at + i]);
+  }
+  return v;
+}
+
 }  // namespace milter::fuzz
 
 #endif  // TESTS_FUZZ_FUZZ_UTIL_H_

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -291,6 +292,7 @@ class Harness {
     out_ = nullptr;
     ++commands_;
     total_out_ += out.size();
+    if (verbose_) Print(command, after, out);
     Check(command, after, out);
     if (after.ok() && *after == Engine::After::kNewSession) negotiated_ = false;
     FUZZ_CHECK(engine_->negotiated() == negotiated_);
@@ -389,6 +391,24 @@ class Harness {
     negotiated_ = true;
   }
 
+  void Print(const codec::Command& command,
+             const absl::StatusOr<Engine::After>& after,
+             const std::string& out) const {
+    const Observed& seen = brain_.observed();
+    std::fprintf(stderr, "'%c': %s, %d callbacks, last %s, reply %s; out:",
+                 static_cast<char>(codec::CodeOf(command)),
+                 after.status().ToString().c_str(), seen.callbacks,
+                 StatusName(seen.last_status),
+                 seen.reply ? seen.reply->substr(0, 40).c_str() : "-");
+    for (size_t i = 4; i < out.size();) {
+      std::fprintf(stderr, " %c", out[i]);
+      i += 4 + milter::fuzz::LoadBe32(out, i - 4);
+    }
+    std::fprintf(stderr, "\n");
+  }
+
+  // FUZZ_VERBOSE=1: print each command and the answer (to read a finding).
+  bool verbose_ = std::getenv("FUZZ_VERBOSE") != nullptr;
   Choices choices_;
   std::string reversed_;
   Choices splits_;

@@ -53,6 +53,32 @@ uint32_t CallbackOf(Stage stage) {
   }
 }
 
+// The no-reply flag covering a stage's answer, or 0.
+uint32_t NoReplyFlagOf(Stage stage) {
+  switch (stage) {
+    case Stage::kConnect:
+      return protocol::kNoReplyConnect;
+    case Stage::kHelo:
+      return protocol::kNoReplyHelo;
+    case Stage::kMail:
+      return protocol::kNoReplyMail;
+    case Stage::kRcpt:
+      return protocol::kNoReplyRcpt;
+    case Stage::kData:
+      return protocol::kNoReplyData;
+    case Stage::kUnknown:
+      return protocol::kNoReplyUnknown;
+    case Stage::kHeader:
+      return protocol::kNoReplyHeader;
+    case Stage::kEndOfHeaders:
+      return protocol::kNoReplyEndOfHeaders;
+    case Stage::kBody:
+      return protocol::kNoReplyBody;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
 Brain::Brain(milter::fuzz::Choices* choices, FilterConfig config)
@@ -103,7 +129,7 @@ Status Brain::OnNegotiate(Context& ctx, Negotiation& n) {
     // Nothing of the message may be done at negotiation.
     FUZZ_CHECK(!ctx.Progress().ok());
     FUZZ_CHECK(!ctx.AddHeader("X-Fuzz", "no").ok());
-    TrySetReply(ctx, /*record=*/false);
+    TrySetReply(ctx, /*allowed=*/false);
   }
   switch (d >> 6 & 1) {
     case 0:
@@ -131,8 +157,11 @@ Status Brain::OnStage(Context& ctx, Stage stage, std::string_view data) {
 
   uint8_t d = choices_->Next();
   suspend_ = d & 0x80;
-  if (d & 0x08) TrySetReply(ctx, /*record=*/true);
-  if (d & 0x10) TryProgress(ctx, /*allowed=*/true);
+  if (d & 0x08) TrySetReply(ctx, /*allowed=*/true);
+  if (d & 0x10) {
+    // Not at a stage the MTA reads no answer to.
+    TryProgress(ctx, !ctx.negotiated().NoReply(NoReplyFlagOf(stage)));
+  }
   if (stage == Stage::kEndOfMessage) {
     if (d & 0x20) Modify(ctx);
   } else if (d & 0x40) {
@@ -153,7 +182,7 @@ void Brain::OnAbort(Context& ctx) {
   FUZZ_CHECK(ctx.modifications().empty());
   body_skipped_ = false;
   uint8_t d = choices_->Next();
-  if (d & 0x08) TrySetReply(ctx, /*record=*/false);
+  if (d & 0x08) TrySetReply(ctx, /*allowed=*/false);
   if (d & 0x10) TryProgress(ctx, /*allowed=*/false);
   if (d & 0x40) TryOutsideEom(ctx);
 }
@@ -163,7 +192,7 @@ void Brain::OnClose(Context& ctx) {
   TryProgress(ctx, /*allowed=*/false);
 }
 
-void Brain::TrySetReply(Context& ctx, bool record) {
+void Brain::TrySetReply(Context& ctx, bool allowed) {
   uint8_t how = choices_->Next();
   absl::Status s;
   std::string text = Value(choices_->Next());
@@ -196,11 +225,12 @@ void Brain::TrySetReply(Context& ctx, bool record) {
       break;
     }
   }
-  if (valid) FUZZ_CHECK(s.ok());
+  if (!allowed) FUZZ_CHECK(!s.ok());  // no verdict follows
+  if (allowed && valid) FUZZ_CHECK(s.ok());
   if (s.ok()) {
     FUZZ_CHECK(ctx.reply().has_value());
     requested_ += ctx.reply()->size() + 16;
-    if (record) observed_.reply = *ctx.reply();
+    observed_.reply = *ctx.reply();
   }
 }
 

@@ -81,7 +81,7 @@ class Brain {
   const codec::Command* command() const { return command_; }
 
  private:
-  void TrySetReply(Context& ctx, bool record);
+  void TrySetReply(Context& ctx, bool allowed);
   void TryProgress(Context& ctx, bool allowed);
   void TryOutsideEom(Context& ctx);
   void Modify(Context& ctx);

@@ -227,6 +227,10 @@ class Harness {
   // Checks a call's outcome against the session's error state.
   template <class T>
   bool Note(const T& result, const absl::Status& before) {
+    if (verbose_) {
+      std::fprintf(stderr, "call %d: %s\n", ++calls_,
+                   StatusOf(result).ToString().c_str());
+    }
     if (!before.ok()) {
       FUZZ_CHECK(!result.ok());  // no verdict after a session error
       FUZZ_CHECK(session_->error() == before);
@@ -366,6 +370,9 @@ class Harness {
   bool accepted_ = false;
   bool eager_ = false;  // feed the next chunk without waiting for idle
   bool done_ = false;
+  // FUZZ_VERBOSE=1: print each call's outcome (for reading a finding).
+  bool verbose_ = std::getenv("FUZZ_VERBOSE") != nullptr;
+  int calls_ = 0;
 };
 
 // Closes connections a previous input left in the listen queue.
