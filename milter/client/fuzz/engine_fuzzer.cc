@@ -62,7 +62,7 @@ struct Wire {
   std::vector<ModRecord> mods;
   int finals = 0;  // verdict packets (or the 'O' reply)
   char final_code = 0;
-  std::string reply;  // 'y' text
+  std::string reply;                                         // 'y' text
   std::optional<codec::OptionNegotiationReply> negotiation;  // lists dropped
   bool symbol_lists = false;
 };
@@ -208,9 +208,9 @@ FilterConfig ConfigFrom(const std::string& h, size_t input_size) {
   config.symbol_lists = byte(0) & 2;
   if (byte(0) & 4) config.actions = byte(7) | (byte(0) & 0x80 ? 0x100 : 0);
   config.callbacks = ~(byte(1) | byte(2) << 8) & callback::kAll;
-  config.protocol = milter::fuzz::LoadLe32(h, 3) &
-                    (0x001FFFFF | protocol::kMaxDataSize256K |
-                     protocol::kMaxDataSize1M);
+  config.protocol =
+      milter::fuzz::LoadLe32(h, 3) &
+      (0x001FFFFF | protocol::kMaxDataSize256K | protocol::kMaxDataSize1M);
   config.budget = 8 * input_size + 300 * 1024;
   return config;
 }
@@ -332,8 +332,8 @@ class Harness {
       FUZZ_CHECK(out.empty());
       return;
     }
-    CheckAnswer(code, seen, ParseWire(out, options_.max_payload,
-                                      options_.actions));
+    CheckAnswer(code, seen,
+                ParseWire(out, options_.max_payload, options_.actions));
   }
 
   void CheckAnswer(char code, const Observed& seen, const Wire& w) {

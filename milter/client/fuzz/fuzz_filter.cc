@@ -320,9 +320,11 @@ void Brain::Modify(Context& ctx) {
 
 void Brain::ModifyOne(Context& ctx, int which) {
   static constexpr uint32_t kNeeded[] = {
-      action::kAddHeaders,    action::kAddHeaders,    action::kChangeHeaders,
-      action::kChangeFrom,    action::kAddRecipient,  action::kDeleteRecipient,
-      action::kChangeBody,    action::kQuarantine,    action::kAddRecipientWithArgs};
+      action::kAddHeaders,          action::kAddHeaders,
+      action::kChangeHeaders,       action::kChangeFrom,
+      action::kAddRecipient,        action::kDeleteRecipient,
+      action::kChangeBody,          action::kQuarantine,
+      action::kAddRecipientWithArgs};
   uint8_t how = choices_->Next();
   std::string value = Value(how);
   std::string name = Name(how >> 3);
@@ -350,7 +352,8 @@ void Brain::ModifyOne(Context& ctx, int which) {
       s = ctx.ChangeFrom(address, how & 1 ? "SIZE=1" : ""), code = 'e';
       break;
     case 4:
-      s = with_args ? ctx.AddRecipient(address, value) : ctx.AddRecipient(address);
+      s = with_args ? ctx.AddRecipient(address, value)
+                    : ctx.AddRecipient(address);
       code = with_args ? '2' : '+';
       break;
     case 5:
