@@ -44,10 +44,6 @@ class NonBlockingStream {
                          const NonBlockingStream& b) {
     return a.family_ == b.family_ && a.protocol_ == b.protocol_;
   }
-  friend bool operator!=(const NonBlockingStream& a,
-                         const NonBlockingStream& b) {
-    return !(a == b);
-  }
 
  private:
   int family_;

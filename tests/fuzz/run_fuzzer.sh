@@ -91,7 +91,7 @@ run() {  # target
     -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 \
     -max_len="$max_len" -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" 2>"$work/$t.log" || rc=$?
-  grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|Done )" \
+  grep -E "^(#[0-9]+[[:space:]]+DONE|Done )" \
     "$work/$t.log" || tail -5 "$work/$t.log"
   if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$artifacts")" ]; then
     echo "run_fuzzer: $t: FINDING (exit $rc); log and artifacts in $work" >&2
