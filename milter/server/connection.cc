@@ -40,10 +40,6 @@ class NonBlockingStream {
   int type() const { return SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC; }
   int protocol() const { return protocol_; }
   int family() const { return family_; }
-  friend bool operator==(const NonBlockingStream& a,
-                         const NonBlockingStream& b) {
-    return a.family_ == b.family_ && a.protocol_ == b.protocol_;
-  }
 
  private:
   int family_;
