@@ -45,7 +45,8 @@ sources() {  # target -> sources relative to the root
       for f in context engine filter_factory modification status; do
         echo "milter/client/$f.cc"
       done
-      echo milter/client/fuzz/fuzz_filter.cc milter/client/fuzz/engine_fuzzer.cc ;;
+      echo milter/client/fuzz/brain.cc milter/client/fuzz/fuzz_filter.cc \
+        milter/client/fuzz/engine_fuzzer.cc ;;
     session)
       for f in connection session modification verdict; do
         echo "milter/server/$f.cc"

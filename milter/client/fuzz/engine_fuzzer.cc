@@ -298,6 +298,10 @@ class Harness {
     FUZZ_CHECK(engine_->negotiated() == negotiated_);
     FUZZ_CHECK(total_out_ <= brain_.requested_bytes() + extra_ +
                                  kSlackPerCommand * commands_);
+    // What the filter asks for is bounded by the input (replies may double
+    // in size: '%' is escaped), so the output is too.
+    FUZZ_CHECK(brain_.requested_bytes() <=
+               2 * brain_.config().budget + 1024 * commands_);
     co_return after.ok() && *after != Engine::After::kClose;
   }
 

@@ -2,7 +2,8 @@
 // reply, progress, modifications, suspension) is chosen by the fuzz input's
 // choice bytes. It checks what the engine hands it (stage, data, call order)
 // and records what it asked for, so the harness can check what the engine
-// then put on the wire.
+// then put on the wire. Brain (brain.cc) decides and records; the filter
+// objects (fuzz_filter.cc) check the calls and forward them.
 
 #ifndef MILTER_CLIENT_FUZZ_FUZZ_FILTER_H_
 #define MILTER_CLIENT_FUZZ_FUZZ_FILTER_H_
