@@ -6,7 +6,8 @@
 #   2. tests/integration/*.sh       (real peers: Postfix, libmilter, miltertest,
 #                                    python3-milter; each script is standalone)
 #   3. the library tests again under ASan/LeakSanitizer/UBSan
-#   4. the codec fuzzer for a bounded time
+#   4. the fuzzers (codec, filter-side engine, MTA-side session), each for
+#      FUZZ_SECONDS (default 60)
 # Prints a final "N passed, N failed" line and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +51,19 @@ bazel test --config=asan //milter/... //examples/... //tools/... 2>&1 |
   grep -v -E '^(Loading|Analyzing|INFO: From|\[[0-9,]+ / )'
 record "bazel test --config=asan" "${PIPESTATUS[0]}"
 
-if [ -x tests/fuzz/run_fuzzer.sh ] || [ -f tests/fuzz/run_fuzzer.sh ]; then
-  echo "== fuzzing the codec for ${FUZZ_SECONDS}s"
-  bash tests/fuzz/run_fuzzer.sh "$FUZZ_SECONDS"
-  record "codec fuzzer" $?
-fi
+# One line per fuzzer: the codec's decoders, the filter-side session engine
+# (bytes from an MTA), the MTA-side session (bytes from a filter). One work
+# dir, so the objects they share are compiled once; kept on a finding.
+fuzz_work="$(mktemp -d /tmp/milter_fuzz.XXXXXX)"
+fuzz_failed=0
+for fuzzer in decoder:codec engine:engine session:session; do
+  echo "== fuzzing: ${fuzzer#*:} for ${FUZZ_SECONDS}s"
+  FUZZ_WORKDIR="$fuzz_work" bash tests/fuzz/run_fuzzer.sh "$FUZZ_SECONDS" "${fuzzer%%:*}"
+  rc=$?
+  record "${fuzzer#*:} fuzzer" "$rc"
+  [ "$rc" -eq 0 ] || fuzz_failed=1
+done
+if [ "$fuzz_failed" -eq 0 ]; then rm -rf "$fuzz_work"; else echo "fuzzing: inputs and logs kept in $fuzz_work"; fi
 
 echo
 if [ "$failed" -ne 0 ]; then

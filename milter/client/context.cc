@@ -11,6 +11,36 @@ namespace milter::client {
 
 namespace action = codec::action;
 
+namespace {
+// The no-reply flag covering a stage's answer, or 0.
+uint32_t NoReplyFlagOf(Stage stage) {
+  namespace p = codec::protocol;
+  switch (stage) {
+    case Stage::kConnect:
+      return p::kNoReplyConnect;
+    case Stage::kHelo:
+      return p::kNoReplyHelo;
+    case Stage::kMail:
+      return p::kNoReplyMail;
+    case Stage::kRcpt:
+      return p::kNoReplyRcpt;
+    case Stage::kData:
+      return p::kNoReplyData;
+    case Stage::kUnknown:
+      return p::kNoReplyUnknown;
+    case Stage::kHeader:
+      return p::kNoReplyHeader;
+    case Stage::kEndOfHeaders:
+      return p::kNoReplyEndOfHeaders;
+    case Stage::kBody:
+      return p::kNoReplyBody;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
 const char* StageName(Stage stage) {
   switch (stage) {
     case Stage::kNone:
@@ -70,6 +100,12 @@ absl::Status Context::SetReply(std::string_view code, std::string_view enhanced,
 absl::Status Context::SetMultilineReply(
     std::string_view code, std::string_view enhanced,
     absl::Span<const std::string_view> lines) {
+  if (stage_ == Stage::kNone || stage_ == Stage::kNegotiate ||
+      stage_ == Stage::kAbort || stage_ == Stage::kClose) {
+    // No verdict follows: the reply would wait for a later stage's.
+    return absl::FailedPreconditionError(
+        absl::StrCat("a reply is not allowed at ", StageName(stage_)));
+  }
   absl::StatusOr<std::string> formatted =
       codec::FormatReply(code, enhanced, lines);
   if (!formatted.ok()) return formatted.status();
@@ -94,6 +130,13 @@ absl::Status Context::Progress() {
       stage_ == Stage::kAbort || stage_ == Stage::kNegotiate) {
     return absl::FailedPreconditionError(
         absl::StrCat("progress is not allowed at ", StageName(stage_)));
+  }
+  if (negotiated_.NoReply(NoReplyFlagOf(stage_))) {
+    // The MTA reads nothing at this stage: a 'p' would be taken as stray
+    // data (or as the answer to its next command).
+    return absl::FailedPreconditionError(
+        absl::StrCat("progress is not allowed at ", StageName(stage_),
+                     ", which is negotiated not to be answered"));
   }
   if (progress_sink_) progress_sink_();
   return absl::OkStatus();

@@ -43,14 +43,6 @@ class NonBlockingStream {
   int type() const { return SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC; }
   int protocol() const { return protocol_; }
   int family() const { return family_; }
-  friend bool operator==(const NonBlockingStream& a,
-                         const NonBlockingStream& b) {
-    return a.family_ == b.family_ && a.protocol_ == b.protocol_;
-  }
-  friend bool operator!=(const NonBlockingStream& a,
-                         const NonBlockingStream& b) {
-    return !(a == b);
-  }
 
  private:
   int family_;
