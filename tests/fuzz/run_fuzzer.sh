@@ -36,19 +36,20 @@ cflags=(-std=c++20 -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize=function -fno-sanitize-recover=undefined -O1 -g -Wall -Wextra
   -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1 -I"$root")
 
-codec=(decoder encoder macros message negotiation protocol reply)
+codec=(decoder encoder header_value macros message modification negotiation
+  protocol reply status)
 sources() {  # target -> sources relative to the root
   for f in "${codec[@]}"; do echo "milter/codec/$f.cc"; done
   case "$1" in
     decoder) echo milter/codec/fuzz/decoder_fuzzer.cc ;;
     engine)
-      for f in context engine filter_factory modification status; do
+      for f in context engine filter_factory; do
         echo "milter/client/$f.cc"
       done
       echo milter/client/fuzz/brain.cc milter/client/fuzz/fuzz_filter.cc \
         milter/client/fuzz/engine_fuzzer.cc ;;
     session)
-      for f in connection session modification verdict; do
+      for f in connection session verdict; do
         echo "milter/server/$f.cc"
       done
       echo milter/net/socket_spec.cc milter/server/fuzz/session_fuzzer.cc ;;
