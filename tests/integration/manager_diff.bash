@@ -255,10 +255,11 @@ md_run() {
 }
 
 # md_normalise FILE: the Received headers of Postfix and smtp-sink replaced
-# by a placeholder (position kept); queue IDs, DKIM t= and b= values too.
+# by a placeholder (position kept); queue IDs, DKIM t= and b= values too,
+# and whatever matches $MD_MASK_RE.
 md_normalise() {
   "$MD_PYTHON" - "$1" <<'PY'
-import re, sys
+import os, re, sys
 data = open(sys.argv[1], "rb").read()
 head, sep, body = data.partition(b"\r\n\r\n")
 if not sep:
@@ -284,6 +285,10 @@ for f in fields:
         f = re.sub(rb"\bb=[^;]*", b"b=B", f)
     out.append(f)
 text = b"\n".join(out) + b"\n\n" + body
+# What a test asks to mask (MD_MASK_RE, a Python regex), e.g. values that
+# depend on the clock.
+if os.environ.get("MD_MASK_RE"):
+    text = re.sub(os.environ["MD_MASK_RE"].encode(), b"MASKED", text)
 # Postfix queue IDs (short and long form) where they are shown.
 text = re.sub(rb"queued as [0-9A-Za-z]+", b"queued as QUEUEID", text)
 text = re.sub(rb"\b[0-9A-F]{10,12}\b", b"QUEUEID", text)
