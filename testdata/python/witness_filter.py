@@ -16,8 +16,10 @@ Behaviour (exactly this):
   - Headers are received without replies.
   - End of message, in this order:
       add header   X-Witness-TAG: one line per header it was shown,
-                   "name=crc32(value)" in order, then "body=LEN:crc32"
-                   (folded, one item a line)
+                   "name=crc32(value)" in order, then "body=LEN:crc32",
+                   the body chunk sizes, and the macros it was given at
+                   each stage ("stage:name=value": Postfix's defaults and
+                   a few more) (folded, one item a line)
       Subject containing "INSERT":
         insert header X-TAG-At1: 1 at index 1, X-TAG-At3: 3 at index 3
         change header X-Multi #2 -> "changed by TAG"
@@ -37,6 +39,17 @@ import Milter
 
 
 
+# Postfix's default macros per stage (milter_*_macros), and a few more.
+CONNECT_MACROS = ["j", "{daemon_name}", "{daemon_addr}", "v", "_",
+                  "{client_addr}", "{client_name}"]
+HELO_MACROS = ["{tls_version}", "{cipher}", "{client_ptr}"]
+MAIL_MACROS = ["i", "{auth_type}", "{auth_authen}", "{mail_addr}",
+               "{mail_host}", "{mail_mailer}"]
+RCPT_MACROS = ["{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}"]
+DATA_MACROS = ["i"]
+EOM_MACROS = ["i", "{msg_id}"]
+
+
 def crc(data):
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
@@ -54,13 +67,42 @@ class WitnessFilter(Milter.Base):
         self.headers = []
         self.subject = ""
         self.chunks = []
+        self.macros = []
+
+    def note_macros(self, stage, names):
+        for name in names:
+            value = self.getsymval(name)
+            if name == "i" and value:
+                value = "QUEUEID"  # differs from one message to the next
+            if value is not None:
+                self.macros.append("%s:%s=%s" % (stage, name, value))
+
+    def connect(self, hostname, family, hostaddr):
+        self.note_macros("connect", CONNECT_MACROS)
+        self.session_macros = self.macros
+        return Milter.CONTINUE
+
+    def hello(self, name):
+        self.note_macros("helo", HELO_MACROS)
+        self.session_macros = self.macros
+        return Milter.CONTINUE
 
     def envfrom(self, mailfrom, *esmtp):
         self.reset()
+        self.macros = list(getattr(self, "session_macros", []))
+        self.note_macros("mail", MAIL_MACROS)
         if mailfrom.strip("<>").lower() == "reject@example.com":
             self.setreply("550", "5.7.1",
                           "Sender rejected by witness %s" % self.tag)
             return Milter.REJECT
+        return Milter.CONTINUE
+
+    def envrcpt(self, to, *esmtp):
+        self.note_macros("rcpt", RCPT_MACROS)
+        return Milter.CONTINUE
+
+    def data(self):
+        self.note_macros("data", DATA_MACROS)
         return Milter.CONTINUE
 
     @Milter.noreply
@@ -75,8 +117,12 @@ class WitnessFilter(Milter.Base):
         return Milter.CONTINUE
 
     def eom(self):
+        self.note_macros("eom", EOM_MACROS)
         body = b"".join(self.chunks)
-        items = self.headers + ["body=%d:%s" % (len(body), crc(body))]
+        items = self.headers + [
+            "body=%d:%s" % (len(body), crc(body)),
+            "chunks=" + ",".join(str(len(c)) for c in self.chunks),
+        ] + self.macros
         self.addheader("X-Witness-" + self.tag, "\n\t".join(items))
         if "INSERT" in self.subject:
             t = self.tag

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 source tests/postfix/postfix_env.sh
 source tests/integration/manager_diff.bash
 source tests/opendkim_env.bash
-md_setup 12820
+md_setup 12800
 
 echo "== building the manager and the filters; starting them and opendkim"
 md_build

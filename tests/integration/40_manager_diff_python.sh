@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/postfix/postfix_env.sh
 source tests/integration/manager_diff.bash
-md_setup 12760
+md_setup 12750
 
 echo "== building the manager; starting the python filters"
 md_build

@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/postfix/postfix_env.sh
 source tests/integration/manager_diff.bash
-md_setup 12860
+md_setup 12850
 
 command -v rspamd >/dev/null || {
   echo "SKIP: rspamd is not installed (bash scripts/install-deps.sh installs it)"

@@ -8,7 +8,8 @@
 #
 #   source tests/postfix/postfix_env.sh
 #   source tests/integration/manager_diff.bash
-#   md_setup PORT_BASE            work dir, clean-up trap, ports from PORT_BASE
+#   md_setup PORT_BASE            work dir, clean-up trap; Postfix on
+#                                 PORT_BASE, its sink on PORT_BASE+1
 #   md_build                      MD_MANAGER, MD_SAMPLE (example filter),
 #                                 MD_CFILTER (libmilter test filter)
 #   md_start NAME SOCKET CMD...   starts a filter (umask 0), waits for its
@@ -78,17 +79,17 @@ md_ok() { MD_CHECKS=$((MD_CHECKS + 1)); echo "ok: $*"; }
 
 md_setup() {
   MD_PORT_BASE="${1:?md_setup PORT_BASE}"
-  MD_NEXT_PORT="$MD_PORT_BASE"
   MD_WORK="$(mktemp -d /tmp/it40.XXXXXX)"
   chmod 755 "$MD_WORK"
   trap md_cleanup EXIT
   trap 'exit 1' INT TERM
 }
 
-# md_port: a fresh pair of loopback ports (SMTP, sink) for the next Postfix.
+# md_port: the loopback ports (SMTP, sink) for the next Postfix: the same
+# for every run, as the relay's port shows in macros ({rcpt_host}) the
+# milters are given.
 md_port() {
-  MD_PORT="$MD_NEXT_PORT"
-  MD_NEXT_PORT=$((MD_NEXT_PORT + 2))
+  MD_PORT="$MD_PORT_BASE"
 }
 
 md_build() {
