@@ -226,12 +226,13 @@ TEST(ManagerSessionTest, LaterChildSeesInsertsWhereTheMtaPutsThem) {
   }
   EXPECT_THAT(headers,
               ElementsAre("header X-Top:t", "header X-At1:1",
-                          "header From:a@example.org",
-                          "header X-At3:3", "header Subject:hello",
-                          "header Received:by x", "header X-Top:again"));
+                          "header From:a@example.org", "header X-At3:3",
+                          "header Subject:hello", "header Received:by x",
+                          "header X-Top:again"));
   // The MTA gets the indices as the child gave them.
-  EXPECT_THAT(eom->modifications,
-              Contains(codec::Modification(mod::InsertHeader{1, "X-At1", " 1"})));
+  EXPECT_THAT(
+      eom->modifications,
+      Contains(codec::Modification(mod::InsertHeader{1, "X-At1", " 1"})));
 }
 
 TEST(ManagerSessionTest, RejectAtEndOfMessageStopsLaterChildren) {

@@ -67,8 +67,7 @@ enum class HeaderIndexRules {
 // empty header name); a deleted recipient that is not there is ignored.
 absl::Status ApplyModifications(
     absl::Span<const Modification> modifications, bool leading_space,
-    MailMessage* message,
-    HeaderIndexRules rules = HeaderIndexRules::kAllShown);
+    MailMessage* message, HeaderIndexRules rules = HeaderIndexRules::kAllShown);
 
 // Parses an RFC 5322 message (LF or CRLF line ends): header fields with
 // folding up to the first empty line, then the body (normalised to CRLF).
