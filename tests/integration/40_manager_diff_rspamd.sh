@@ -96,6 +96,7 @@ CONF
 rspamd -f -u _rspamd -g _rspamd -c "$RS/rspamd.conf" \
   --var="LOCAL_CONFDIR=$RS/local" --var="DBDIR=$RS/db" \
   --var="RUNDIR=$RS/run" --var="LOGDIR=$RS/log" >"$MD_WORK/rspamd.log" 2>&1 &
+rspamd_start=$SECONDS
 MD_PID[rspamd]=$!
 disown "$!" 2>/dev/null
 # Up to a minute: rspamd compiles its URL and regexp tables at start.
@@ -106,7 +107,7 @@ for _ in $(seq 1200); do
 done
 [ -n "$(ss -Hltn "src 127.0.0.1:$RSPAMD_PORT")" ] ||
   { tail -20 "$RS/log/rspamd.log"; md_fail "rspamd did not start"; }
-md_ok "rspamd proxy (milter mode) listening on 127.0.0.1:$RSPAMD_PORT"
+md_ok "rspamd proxy (milter mode) listening on 127.0.0.1:$RSPAMD_PORT after $((SECONDS - rspamd_start)) s"
 
 md_standard_messages
 "$MD_PYTHON" - "$MD_WORK/messages/gtube" <<'PY'
