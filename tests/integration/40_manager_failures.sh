@@ -5,7 +5,10 @@
 # of a session. Each message gets the child's configured fallback: TEMPFAIL
 # gives the SMTP client 451, ACCEPT delivers the message as the other
 # children left it (with no other child: byte for byte as Postfix without
-# milters delivers it), and the manager serves the next sessions.
+# milters delivers it), and the manager serves the next sessions. Then the
+# same failures with Postfix chaining the milters itself
+# (milter_default_action for the fallback, milter_content_timeout for the
+# child's timeouts): the same SMTP replies and deliveries.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/postfix/postfix_env.sh
@@ -32,6 +35,7 @@ N=0
 # and EML (the delivery) when accepted.
 send() {
   N=$((N + 1))
+  CASE_DIR="$1"
   mkdir -p "$MD_WORK/$1"
   REPLY="$(pf_send_file sender@example.com a@dest.example "$MD_WORK/messages/plain")"
   printf '%s\n' "$REPLY" >"$MD_WORK/$1/$N.reply"
@@ -66,6 +70,14 @@ expect_sample_only() {
   md_ok "$1: delivered with the other child's changes"
 }
 
+# keep KEY: the last message's reply (and delivery) as mgr-KEY/plain, to
+# compare with Postfix chaining the milters itself (md_compare).
+keep() {
+  mkdir -p "$MD_WORK/mgr-$1"
+  cp "$MD_WORK/$CASE_DIR/$N.reply" "$MD_WORK/mgr-$1/plain.reply"
+  [ -z "$EML" ] || cp "$EML" "$MD_WORK/mgr-$1/plain.eml"
+}
+
 # manager CASE CONFIG: (re)starts the manager with CONFIG.
 manager() {
   [ -n "${CURRENT-}" ] && md_stop "$CURRENT"
@@ -83,12 +95,14 @@ DOWN="unix:$MD_WORK/nobody.sock"
 echo "== a child down at start"
 manager down-tempfail "$(md_child down "$DOWN" "fallback_status: TEMPFAIL" "connect_timeout: 2")"
 for i in 1 2; do send down-tempfail; expect_tempfail "down, TEMPFAIL, session $i"; done
+keep down-tempfail
 log_has down-tempfail 'child down is not available'
 manager down-accept "$(md_child down "$DOWN" "fallback_status: ACCEPT" "connect_timeout: 2")"
 for i in 1 2; do send down-accept; expect_unchanged "down, ACCEPT, session $i"; done
 manager down-accept-sample "$(md_child down "$DOWN" "fallback_status: ACCEPT" "connect_timeout: 2"
 md_child sample "unix:$S")"
 send down-accept-sample; expect_sample_only "down (ACCEPT) and the example filter"
+keep down-accept-sample
 
 echo "== a child that never answers at end of message (2 s timeouts)"
 H="$MD_WORK/stuck.sock"
@@ -102,12 +116,14 @@ for i in 1 2; do
   expect_tempfail "never answers, TEMPFAIL, session $i"
   [ $((SECONDS - start)) -lt 20 ] || md_fail "took $((SECONDS - start)) s"
 done
+keep stuck-tempfail
 log_has stuck-tempfail 'child stuck failed: .*its fallback is tempfail'
 manager stuck-accept "$(md_child stuck "unix:$H" "fallback_status: ACCEPT" "${T[@]}")"
 for i in 1 2; do send stuck-accept; expect_unchanged "never answers, ACCEPT, session $i"; done
 manager stuck-accept-sample "$(md_child stuck "unix:$H" "fallback_status: ACCEPT" "${T[@]}"
 md_child sample "unix:$S")"
 send stuck-accept-sample; expect_sample_only "never answers (ACCEPT, first) and the example filter"
+keep stuck-accept-sample
 md_stop stuck
 
 echo "== a child killed in the middle of a session"
@@ -130,6 +146,7 @@ md_child stuck "unix:$H" "fallback_status: $fallback" "end_of_message_timeout: 6
   wait "$killer" || md_fail "could not kill the child"
   [ $((SECONDS - start)) -lt 30 ] || md_fail "killed child: took $((SECONDS - start)) s (timeout, not the kill)"
   log_has "$case_name" 'child stuck failed'
+  keep "$case_name"
   if [ "$fallback" = TEMPFAIL ]; then
     expect_tempfail "killed, TEMPFAIL"
     send "$case_name"; expect_tempfail "killed, TEMPFAIL, next session (child down)"
@@ -141,4 +158,29 @@ md_child stuck "unix:$H" "fallback_status: $fallback" "end_of_message_timeout: 6
 done
 kill -0 "${MD_PID[$CURRENT]}" 2>/dev/null || md_fail "the manager died"
 md_ok "the manager is still running"
+md_stop "$CURRENT"
+pf_stop
+
+echo "== the same failures with Postfix chaining the milters itself"
+# Postfix's milter_default_action (for every milter) against the child's
+# fallback_status; its milter_content_timeout against the child's timeouts.
+direct() {  # KEY MILTERS ACTION
+  md_run "direct-$1" "$2" "milter_default_action = $3" \
+    "milter_content_timeout = 2s" "milter_connect_timeout = 2s"
+  md_compare "direct-$1" "mgr-$1"
+}
+direct down-tempfail "$DOWN" tempfail
+direct down-accept-sample "$DOWN, unix:$S" accept
+md_start stuck "$H" "$MD_PYTHON" testdata/python/stuck_milter.py "unix:$H" E
+direct stuck-tempfail "unix:$S, unix:$H" tempfail
+direct stuck-accept-sample "unix:$H, unix:$S" accept
+md_stop stuck
+for fallback in tempfail accept; do
+  : >"$MD_WORK/stuck.log"
+  md_start stuck "$H" "$MD_PYTHON" testdata/python/stuck_milter.py "unix:$H" E
+  kill_when_silent &
+  killer=$!
+  direct "killed-$fallback" "unix:$S, unix:$H" "$fallback"
+  wait "$killer" || md_fail "could not kill the child"
+done
 md_pass
