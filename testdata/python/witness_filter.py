@@ -19,7 +19,8 @@ Behaviour (exactly this):
                    "name=crc32(value)" in order, then "body=LEN:crc32",
                    the body chunk sizes, and the macros it was given at
                    each stage ("stage:name=value": Postfix's defaults and
-                   a few more) (folded, one item a line)
+                   a few more; the queue ID "i" as QUEUEID) (folded, one
+                   item a line)
       Subject containing "INSERT":
         insert header X-TAG-At1: 1 at index 1, X-TAG-At3: 3 at index 3
         change header X-Multi #2 -> "changed by TAG"
