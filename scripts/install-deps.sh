@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
   libbenchmark-dev libasio-dev
   libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
+  rspamd
   python3 procps iproute2 netcat-openbsd
 )
 

@@ -18,6 +18,25 @@ namespace {
 namespace protocol = codec::protocol;
 using codec::MacroStage;
 
+// The MTA's own first header (Postfix's Received), which it never shows to
+// milters, and so never to the manager: a stand-in at the top of the stored
+// headers, so that the children's header indices land as they do in the MTA
+// (server::HeaderIndexRules::kMtaOwnFirstHeader). Never replayed, wherever
+// it is (Postfix hides its own header even below one a milter inserted at
+// index 0). Its value cannot come from the wire (NUL ends values there); a
+// child that changes it makes it an ordinary header.
+constexpr std::string_view kMtaHeaderValue("\0mta", 4);
+
+bool IsMtaHeader(const server::HeaderField& h) {
+  return h.value == kMtaHeaderValue;
+}
+
+void EnsureMtaHeader(std::vector<server::HeaderField>& headers) {
+  if (headers.empty()) {
+    headers.push_back({"Received", std::string(kMtaHeaderValue)});
+  }
+}
+
 bool EndsMessage(client::Status s) {
   return s == client::Status::kReject || s == client::Status::kTempfail ||
          s == client::Status::kDiscard || s == client::Status::kShutdown ||
@@ -321,6 +340,7 @@ asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
 asio::awaitable<client::Status> ManagerSession::OnHeader(
     Context& ctx, std::string_view name, std::string_view value) {
   // With HDR_LEADSPC (asked of the MTA, emulated otherwise) `value` is raw.
+  EnsureMtaHeader(store_.headers());
   store_.headers().push_back({std::string(name), std::string(value)});
   co_return co_await Stream(
       ctx, protocol::kNoHeaders, protocol::kNoReplyHeader, [&](Child& c) {
@@ -365,6 +385,7 @@ ManagerSession::Replay(Context& ctx, Child& child) {
     return r;
   };
   for (const server::HeaderField& h : store_.headers()) {
+    if (IsMtaHeader(h)) continue;
     auto v = co_await s.Header(
         h.name, codec::HeaderValueForFilter(h.value, s.header_leading_space()));
     if (stop(v)) co_return as_result(std::move(v));
@@ -389,9 +410,11 @@ ManagerSession::Replay(Context& ctx, Child& child) {
 absl::Status ManagerSession::ApplyToStore(
     Child& child, const std::vector<codec::Modification>& changes) {
   server::MailMessage view;
+  EnsureMtaHeader(store_.headers());
   view.headers = std::move(store_.headers());
   absl::Status applied = server::ApplyModifications(
-      changes, child.session().header_leading_space(), &view);
+      changes, child.session().header_leading_space(), &view,
+      server::HeaderIndexRules::kMtaOwnFirstHeader);
   store_.headers() = std::move(view.headers);
   if (!applied.ok()) return applied;
   for (const codec::Modification& m : changes) {

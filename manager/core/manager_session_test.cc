@@ -257,6 +257,42 @@ TEST(ManagerSessionTest, ConcurrentContentChildCanRejectTheMessage) {
   EXPECT_TRUE(eom->modifications.empty());
 }
 
+// Header indices land as in Postfix, which never shows its own first
+// (Received) header: insert-header counts it, change-header skips the first
+// header, whatever it is (after an insert at 0 the inserted one, which later
+// children are shown all the same).
+TEST(ManagerSessionTest, LaterChildSeesInsertsWhereTheMtaPutsThem) {
+  std::string dir = TempDir();
+  ChildScript a;
+  a.eom = [](Context& ctx) {
+    EXPECT_TRUE(ctx.InsertHeader(1, "X-At1", "1").ok());
+    EXPECT_TRUE(ctx.InsertHeader(3, "X-At3", "3").ok());
+    EXPECT_TRUE(ctx.InsertHeader(0, "X-Top", "t").ok());
+    EXPECT_TRUE(ctx.ChangeHeader("X-Top", 1, "again").ok());
+    return Status::kContinue;
+  };
+  ScriptedChild ca(dir, "a", a), cb(dir, "b", {});
+  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  Envelope(mta);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  std::vector<std::string> headers;
+  for (const std::string& e : cb.log().Events()) {
+    if (e.rfind("header ", 0) == 0) headers.push_back(e);
+  }
+  EXPECT_THAT(headers,
+              ElementsAre("header X-Top:t", "header X-At1:1",
+                          "header From:a@example.org", "header X-At3:3",
+                          "header Subject:hello", "header Received:by x",
+                          "header X-Top:again"));
+  // The MTA gets the indices as the child gave them.
+  EXPECT_THAT(
+      eom->modifications,
+      Contains(codec::Modification(mod::InsertHeader{1, "X-At1", " 1"})));
+}
+
 TEST(ManagerSessionTest, RejectAtEndOfMessageStopsLaterChildren) {
   std::string dir = TempDir();
   ChildScript a, b;

@@ -46,11 +46,15 @@ void DeleteRecipient(std::string_view address, MailMessage* message) {
 }
 
 void ChangeHeader(const mod::ChangeHeader& m, bool leading_space,
-                  MailMessage* message) {
+                  HeaderIndexRules rules, MailMessage* message) {
   uint32_t wanted = m.index == 0 ? 1 : m.index;
   uint32_t seen = 0;
   auto& headers = message->headers;
-  for (auto it = headers.begin(); it != headers.end(); ++it) {
+  auto first = headers.begin();
+  if (rules == HeaderIndexRules::kMtaOwnFirstHeader && first != headers.end()) {
+    ++first;  // never counted, whatever it is
+  }
+  for (auto it = first; it != headers.end(); ++it) {
     if (!SameName(it->name, m.name) || ++seen != wanted) continue;
     if (m.value.empty()) {
       headers.erase(it);
@@ -79,7 +83,7 @@ std::string ToCrlf(std::string_view text) {
 
 // Applies one modification; see ApplyModifications().
 absl::Status ApplyOne(const Modification& m, bool leading_space,
-                      MailMessage* message) {
+                      HeaderIndexRules rules, MailMessage* message) {
   if (const auto* h = std::get_if<mod::AddHeader>(&m)) {
     if (h->name.empty()) return EmptyName(m);
     message->headers.push_back(
@@ -92,7 +96,7 @@ absl::Status ApplyOne(const Modification& m, bool leading_space,
         {h->name, codec::HeaderValueFromFilter(h->value, leading_space)});
   } else if (const auto* h = std::get_if<mod::ChangeHeader>(&m)) {
     if (h->name.empty()) return EmptyName(m);
-    ChangeHeader(*h, leading_space, message);
+    ChangeHeader(*h, leading_space, rules, message);
   } else if (const auto* c = std::get_if<mod::ChangeFrom>(&m)) {
     message->envelope_from = c->address;
     message->envelope_from_args = c->args.value_or("");
@@ -112,9 +116,12 @@ absl::Status ApplyOne(const Modification& m, bool leading_space,
 }  // namespace
 
 absl::Status ApplyModifications(absl::Span<const Modification> modifications,
-                                bool leading_space, MailMessage* message) {
+                                bool leading_space, MailMessage* message,
+                                HeaderIndexRules rules) {
   for (const Modification& m : modifications) {
-    if (absl::Status s = ApplyOne(m, leading_space, message); !s.ok()) return s;
+    if (absl::Status s = ApplyOne(m, leading_space, rules, message); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

@@ -3,7 +3,8 @@
 // filter's end-of-message modifications, with the MTA's rules:
 //
 // - add-header appends; insert-header's index is global over all headers, 0
-//   inserts before everything, an index past the end appends.
+//   inserts before everything, an index past the end appends (with an MTA's
+//   own hidden first header, see HeaderIndexRules).
 // - change-header's index counts occurrences of that name (case-insensitive)
 //   from 1, 0 acts as 1; an empty value deletes; changing an occurrence that
 //   does not exist adds the header (as Sendmail does) unless the value is
@@ -49,10 +50,24 @@ struct MailMessage {
   std::string body;  // CRLF line ends, as sent over SMTP
 };
 
+// How header indices count.
+enum class HeaderIndexRules {
+  // Every header of `message` is one the filter was shown.
+  kAllShown,
+  // As Postfix does (cleanup_milter.c): headers[0] is the MTA's own first
+  // header (its Received), which it never shows to filters. insert-header
+  // counts it (0 inserts above it, 1 right below it, n before the filter's
+  // n-th header); change-header counts occurrences after headers[0],
+  // whatever header is first by then (after an insert at 0, the inserted
+  // one, and then the MTA's own header counts).
+  kMtaOwnFirstHeader,
+};
+
 // Applies `modifications` in order. Errors only for malformed input (e.g. an
 // empty header name); a deleted recipient that is not there is ignored.
-absl::Status ApplyModifications(absl::Span<const Modification> modifications,
-                                bool leading_space, MailMessage* message);
+absl::Status ApplyModifications(
+    absl::Span<const Modification> modifications, bool leading_space,
+    MailMessage* message, HeaderIndexRules rules = HeaderIndexRules::kAllShown);
 
 // Parses an RFC 5322 message (LF or CRLF line ends): header fields with
 // folding up to the first empty line, then the body (normalised to CRLF).

@@ -86,6 +86,40 @@ TEST(ApplyModificationsTest, InsertHeaderIndexIsGlobal) {
                                     "Received: two", "X-End: c"));
 }
 
+// Postfix's cleanup (cleanup_milter.c), as measured end to end: its own
+// Received header is first and never shown; insert-header index i lands
+// before the i-th header counting it (0: above it); change-header skips the
+// first header, whatever it is by then.
+TEST(ApplyModificationsTest, MtaOwnFirstHeaderRules) {
+  MailMessage m;
+  m.headers = {{"Received", " by mta"},
+               {"X-Multi", " one"},
+               {"Subject", " hello"},
+               {"X-Multi", " two"}};
+  constexpr auto kMta = HeaderIndexRules::kMtaOwnFirstHeader;
+  ASSERT_TRUE(
+      ApplyModifications({Insert(1, "X-At1", "1"), Insert(3, "X-At3", "3"),
+                          Change(1, "Received", "changed")},
+                         false, &m, kMta)
+          .ok());
+  // Inserts count the hidden header; no Received shown: appended.
+  EXPECT_THAT(
+      Names(m),
+      ElementsAre("Received: by mta", "X-At1: 1", "X-Multi: one", "X-At3: 3",
+                  "Subject: hello", "X-Multi: two", "Received: changed"));
+  // Above the MTA's header: from then on change-header skips the inserted
+  // header and counts the MTA's like any other.
+  ASSERT_TRUE(ApplyModifications(
+                  {Insert(0, "X-Top", "t"), Change(1, "X-Top", "not shown"),
+                   Change(1, "Received", ""), Change(2, "X-Multi", "TWO")},
+                  false, &m, kMta)
+                  .ok());
+  EXPECT_THAT(Names(m),
+              ElementsAre("X-Top: t", "X-At1: 1", "X-Multi: one", "X-At3: 3",
+                          "Subject: hello", "X-Multi: TWO", "Received: changed",
+                          "X-Top: not shown"));
+}
+
 TEST(ApplyModificationsTest, EnvelopeAndBody) {
   MailMessage m = Sample();
   std::vector<Modification> mods = {
