@@ -47,7 +47,7 @@ done
 # The library tests again under AddressSanitizer (leaks included) and UBSan;
 # --config=asan builds into its own output tree, so nothing above rebuilds.
 echo "== bazel test --config=asan (ASan, LeakSanitizer, UBSan)"
-bazel test --config=asan //milter/... //examples/... //tools/... 2>&1 |
+bazel test --config=asan //milter/... //manager/... //examples/... //tools/... 2>&1 |
   grep -v -E '^(Loading|Analyzing|INFO: From|\[[0-9,]+ / )'
 record "bazel test --config=asan" "${PIPESTATUS[0]}"
 
