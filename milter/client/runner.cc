@@ -492,8 +492,10 @@ void Runner::AcceptFailed(Listener* listener, const std::error_code& ec) {
 
 void Runner::StartSession(Session::Socket socket) {
   std::error_code ec;
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);  // no-op on unix
-  auto session = std::make_shared<Session>(std::move(socket), &config_);
+  // Fails on unix sockets: tells the kinds apart without another call.
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  bool tcp = !ec;
+  auto session = std::make_shared<Session>(std::move(socket), &config_, tcp);
   ++active_;
   ++total_;
   {

@@ -43,10 +43,11 @@ std::string ExceptionText(std::exception_ptr error) {
 
 }  // namespace
 
-Session::Session(Socket socket, const SessionConfig* config)
+Session::Session(Socket socket, const SessionConfig* config, bool tcp)
     : socket_(std::move(socket)),
       config_(config),
-      engine_(config->factory, config->pool, config->diagnostics) {}
+      engine_(config->factory, config->pool, config->diagnostics),
+      tcp_(tcp) {}
 
 void Session::Report(std::string_view what) {
   if (config_->diagnostics != nullptr && *config_->diagnostics) {
@@ -104,8 +105,6 @@ void Session::Start() {
   engine_.SetProgressSink([this] { SendProgress(); });
   std::error_code ec;
   socket_.non_blocking(true, ec);
-  // Succeeds on TCP sockets only: tells them apart at no extra cost.
-  tcp_ = AcknowledgeNow();
   WaitForData();
 }
 
@@ -190,26 +189,39 @@ asio::awaitable<bool> Session::Flush() {
   co_return !write_failed_ && !stopped_;
 }
 
+// The wait is a receive into inbox_, not a readiness wait: asio then needs
+// no epoll_ctl per packet (it re-arms readiness waits every time) and most
+// commands arrive in that one recv. A full inbox_ is followed by one read of
+// the rest into the thread's scratch buffer.
 void Session::WaitForData() {
   if (stopped_) return End();
   SetDeadline();
-  socket_.async_wait(Socket::wait_read,
-                     [self = shared_from_this()](const std::error_code& ec) {
-                       self->OnReadable(ec);
-                     });
+  socket_.async_receive(
+      asio::buffer(inbox_),
+      [self = shared_from_this()](const std::error_code& ec, size_t n) {
+        self->OnReadable(ec, n);
+      });
 }
 
-void Session::OnReadable(const std::error_code& wait_error) {
+void Session::OnReadable(const std::error_code& receive_error, size_t n) {
   deadline_.store(0, std::memory_order_relaxed);
-  if (wait_error || stopped_) return End();
-  std::error_code ec;
-  char* scratch = Scratch();
-  size_t n = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+  if (receive_error == asio::error::would_block ||
+      receive_error == asio::error::try_again) {
     return WaitForData();
   }
-  if (ec || n == 0) return End();  // EOF, reset
-  asio::co_spawn(socket_.get_executor(), Process(std::string(scratch, n)),
+  if (receive_error || n == 0 || stopped_) return End();  // EOF, reset
+  std::string in(inbox_.data(), n);
+  if (n == inbox_.size()) {
+    std::error_code ec;
+    char* scratch = Scratch();
+    size_t more = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      return End();
+    }
+    if (!ec && more == 0) return End();
+    in.append(scratch, ec ? 0 : more);
+  }
+  asio::co_spawn(socket_.get_executor(), Process(std::move(in)),
                  [self = shared_from_this()](std::exception_ptr e, bool more) {
                    self->in_callback_.store(0, std::memory_order_release);
                    if (e) {

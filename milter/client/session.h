@@ -10,6 +10,7 @@
 #ifndef MILTER_CLIENT_SESSION_H_
 #define MILTER_CLIENT_SESSION_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -63,7 +64,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // until it has read them (one command's answers may exceed it).
   static constexpr size_t kMaxQueuedOutput = 64 * 1024;
 
-  Session(Socket socket, const SessionConfig* config);
+  // `tcp`: the socket is a TCP connection (its ACKs are then sent at once
+  // after reads that get no answer; see AcknowledgeNow).
+  Session(Socket socket, const SessionConfig* config, bool tcp);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -90,7 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void WaitForData();
-  void OnReadable(const std::error_code& ec);
+  void OnReadable(const std::error_code& ec, size_t n);
   asio::awaitable<bool> Process(std::string in);
   asio::awaitable<absl::StatusOr<Engine::After>> Handle(
       const codec::Command& command);
@@ -127,6 +130,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool final_stop_ = false;
   bool ended_ = false;
   bool tcp_ = false;
+  // The first bytes of each read (see WaitForData): most commands fit.
+  std::array<char, 256> inbox_;
 
  public:
   // The runner's intrusive list of live sessions (guarded by its mutex).
