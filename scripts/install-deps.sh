@@ -6,9 +6,9 @@ set -euo pipefail
 PACKAGES=(
   bazel-bootstrap g++ clang libclang-rt-14-dev clang-format
   libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
-  libbenchmark-dev libasio-dev
+  libbenchmark-dev libasio-dev libre2-dev libc-ares-dev
   libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
-  rspamd
+  rspamd dnsmasq-base
   python3 procps iproute2 netcat-openbsd
 )
 
