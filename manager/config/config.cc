@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "manager/config/conditions_check.h"
+#include "manager/config/locator.h"
 #include "milter/net/socket_spec.h"
 
 namespace milter::manager {
@@ -32,7 +34,9 @@ std::optional<uint32_t> SocketMode(const ManagerConfig& config) {
 
 namespace {
 
-using google::protobuf::FieldDescriptor;
+using config_internal::Invalid;
+using config_internal::Locator;
+using config_internal::ValidName;
 using google::protobuf::TextFormat;
 
 constexpr char kDefaultSpec[] = "inet:10025@[127.0.0.1]";
@@ -59,56 +63,6 @@ class FirstError : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
-// Where fields were written, for semantic errors after parsing.
-class Locator {
- public:
-  Locator(std::string_view file, const TextFormat::ParseInfoTree* tree)
-      : file_(file), tree_(tree) {}
-
-  // "file:line:col: " of `field` (of child `child`, or of the top level when
-  // child < 0); the child's own position when the field is absent; the
-  // file's start for a field not written at all.
-  std::string Where(int child, const char* field_name) const {
-    const auto* top = ManagerConfig::descriptor();
-    const FieldDescriptor* child_field = top->FindFieldByName("child");
-    const TextFormat::ParseInfoTree* tree = tree_;
-    const google::protobuf::Descriptor* type = top;
-    google::protobuf::TextFormat::ParseLocation at;
-    if (child >= 0) {
-      at = tree_->GetLocation(child_field, child);
-      tree = tree_->GetTreeForNested(child_field, child);
-      type = ChildConfig::descriptor();
-    }
-    if (tree != nullptr && field_name != nullptr) {
-      const FieldDescriptor* f = type->FindFieldByName(field_name);
-      if (f != nullptr) {
-        auto loc = tree->GetLocation(f, f->is_repeated() ? 0 : -1);
-        if (loc.line >= 0) at = loc;
-      }
-    }
-    if (at.line < 0) return absl::StrCat(file_, ": ");
-    return absl::StrCat(file_, ":", at.line + 1, ":", at.column + 1, ": ");
-  }
-
- private:
-  std::string file_;
-  const TextFormat::ParseInfoTree* tree_;
-};
-
-absl::Status Invalid(const std::string& where, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(where, what));
-}
-
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Timeouts of 0 (or absent) mean the default; others must be sensible.
 absl::Status CheckTimeouts(const Locator& at, int i, const ChildConfig& c) {
   for (auto [field, value] :
@@ -117,7 +71,7 @@ absl::Status CheckTimeouts(const Locator& at, int i, const ChildConfig& c) {
         std::pair{"reading_timeout", c.reading_timeout()},
         std::pair{"end_of_message_timeout", c.end_of_message_timeout()}}) {
     if (!std::isfinite(value) || value < 0 || value > 86400) {
-      return Invalid(at.Where(i, field),
+      return Invalid(at.Where("child", i, field),
                      absl::StrCat("child \"", c.name(), "\": ", field,
                                   " must be between 0 and 86400 seconds"));
     }
@@ -128,7 +82,7 @@ absl::Status CheckTimeouts(const Locator& at, int i, const ChildConfig& c) {
 absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
                         absl::flat_hash_set<std::string>* names) {
   if (!ValidName(c.name())) {
-    return Invalid(at.Where(i, "name"),
+    return Invalid(at.Where("child", i, "name"),
                    absl::StrCat("child ", i + 1,
                                 ": name must be 1 to 64 letters, digits, '-', "
                                 "'_' or '.', not \"",
@@ -136,15 +90,16 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
   }
   std::string who = absl::StrCat("child \"", c.name(), "\": ");
   if (!names->insert(c.name()).second) {
-    return Invalid(at.Where(i, "name"), absl::StrCat(who, "name used twice"));
+    return Invalid(at.Where("child", i, "name"),
+                   absl::StrCat(who, "name used twice"));
   }
   if (c.connection_spec().empty()) {
-    return Invalid(at.Where(i, "connection_spec"),
+    return Invalid(at.Where("child", i, "connection_spec"),
                    absl::StrCat(who, "connection_spec is missing"));
   }
   if (auto spec = net::ParseSocketSpec(c.connection_spec()); !spec.ok()) {
     return Invalid(
-        at.Where(i, "connection_spec"),
+        at.Where("child", i, "connection_spec"),
         absl::StrCat(who, "connection_spec: ", spec.status().message()));
   }
   return absl::OkStatus();
@@ -152,16 +107,17 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
 
 absl::Status Validate(const ManagerConfig& c, const Locator& at) {
   if (auto spec = net::ParseSocketSpec(c.connection_spec()); !spec.ok()) {
-    return Invalid(at.Where(-1, "connection_spec"),
+    return Invalid(at.Where(nullptr, 0, "connection_spec"),
                    absl::StrCat("connection_spec: ", spec.status().message()));
   }
   if (!SocketMode(c).has_value()) {
-    return Invalid(at.Where(-1, "unix_socket_mode"),
+    return Invalid(at.Where(nullptr, 0, "unix_socket_mode"),
                    "unix_socket_mode must be an octal permission mode such as "
                    "\"0660\"");
   }
   if (c.io_threads() > 256) {
-    return Invalid(at.Where(-1, "io_threads"), "io_threads must be 0..256");
+    return Invalid(at.Where(nullptr, 0, "io_threads"),
+                   "io_threads must be 0..256");
   }
   absl::flat_hash_set<std::string> names;
   for (int i = 0; i < c.child_size(); ++i) {
@@ -169,7 +125,7 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
       return s;
     }
   }
-  return absl::OkStatus();
+  return config_internal::CheckConditions(c, at);
 }
 
 double OrDefault(double value, double fallback) {
@@ -201,6 +157,7 @@ void FillDefaults(ManagerConfig* c) {
   if (c->log_level() == config::LOG_LEVEL_UNSET) {
     c->set_log_level(config::INFO);
   }
+  config_internal::FillConditionDefaults(c);
   for (ChildConfig& child : *c->mutable_child()) {
     if (!child.has_enabled()) child.set_enabled(true);
     if (!child.has_description()) child.set_description("");
