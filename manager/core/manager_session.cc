@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/this_coro.hpp"
+#include "manager/core/session_helpers.h"
 #include "manager/core/when_all.h"
 #include "milter/codec/header_value.h"
 #include "milter/codec/macros.h"
@@ -15,33 +16,11 @@
 namespace milter::manager {
 namespace {
 
+using internal::EndsMessage;
+using internal::EnsureMtaHeader;
+
 namespace protocol = codec::protocol;
 using codec::MacroStage;
-
-// The MTA's own first header (Postfix's Received), which it never shows to
-// milters, and so never to the manager: a stand-in at the top of the stored
-// headers, so that the children's header indices land as they do in the MTA
-// (server::HeaderIndexRules::kMtaOwnFirstHeader). Never replayed, wherever
-// it is (Postfix hides its own header even below one a milter inserted at
-// index 0). Its value cannot come from the wire (NUL ends values there); a
-// child that changes it makes it an ordinary header.
-constexpr std::string_view kMtaHeaderValue("\0mta", 4);
-
-bool IsMtaHeader(const server::HeaderField& h) {
-  return h.value == kMtaHeaderValue;
-}
-
-void EnsureMtaHeader(std::vector<server::HeaderField>& headers) {
-  if (headers.empty()) {
-    headers.push_back({"Received", std::string(kMtaHeaderValue)});
-  }
-}
-
-bool EndsMessage(client::Status s) {
-  return s == client::Status::kReject || s == client::Status::kTempfail ||
-         s == client::Status::kDiscard || s == client::Status::kShutdown ||
-         s == client::Status::kConnectionFail;
-}
 
 }  // namespace
 
@@ -369,199 +348,6 @@ asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
         if (c.body_skipped) co_return server::Verdict::NotSent(Status::kSkip);
         co_return co_await c.session().BodyChunk(chunk);
       });
-}
-
-asio::awaitable<absl::StatusOr<server::EndOfMessageResult>>
-ManagerSession::Replay(Context& ctx, Child& child) {
-  server::Session& s = child.session();
-  auto stop = [](const absl::StatusOr<server::Verdict>& v) {
-    return !v.ok() || v->Final();
-  };
-  auto as_result = [](absl::StatusOr<server::Verdict> v)
-      -> absl::StatusOr<server::EndOfMessageResult> {
-    if (!v.ok()) return v.status();
-    server::EndOfMessageResult r;
-    r.verdict = *std::move(v);
-    return r;
-  };
-  for (const server::HeaderField& h : store_.headers()) {
-    if (IsMtaHeader(h)) continue;
-    auto v = co_await s.Header(
-        h.name, codec::HeaderValueForFilter(h.value, s.header_leading_space()));
-    if (stop(v)) co_return as_result(std::move(v));
-  }
-  auto v =
-      co_await s.EndOfHeaders(ctx.macros().stage(MacroStage::kEndOfHeaders));
-  if (stop(v)) co_return as_result(std::move(v));
-  std::string scratch;
-  for (size_t at = 0; at < store_.body_size();) {
-    absl::StatusOr<std::string_view> chunk =
-        store_.ReadBody(at, codec::kBodyChunkSize, &scratch);
-    if (!chunk.ok()) co_return chunk.status();
-    v = co_await s.BodyChunk(*chunk);
-    if (stop(v)) co_return as_result(std::move(v));
-    if (v.ok() && v->decision == Status::kSkip) break;
-    at += chunk->size();
-  }
-  co_return co_await s.EndOfMessage(
-      ctx.macros().stage(MacroStage::kEndOfMessage));
-}
-
-absl::Status ManagerSession::ApplyToStore(
-    Child& child, const std::vector<codec::Modification>& changes) {
-  server::MailMessage view;
-  EnsureMtaHeader(store_.headers());
-  view.headers = std::move(store_.headers());
-  absl::Status applied = server::ApplyModifications(
-      changes, child.session().header_leading_space(), &view,
-      server::HeaderIndexRules::kMtaOwnFirstHeader);
-  store_.headers() = std::move(view.headers);
-  if (!applied.ok()) return applied;
-  for (const codec::Modification& m : changes) {
-    if (const auto* body = std::get_if<codec::mod::ReplaceBody>(&m)) {
-      if (absl::Status s = store_.ReplaceBody(body->data); !s.ok()) return s;
-    }
-  }
-  return absl::OkStatus();
-}
-
-void ManagerSession::QueueForMta(
-    Child& child, const std::vector<codec::Modification>& changes) {
-  bool leading_space = child.session().header_leading_space();
-  for (const codec::Modification& m : changes) {
-    codec::Modification raw = m;
-    // Header values as the MTA stores them, whatever the child negotiated
-    // (an empty change-header value still deletes).
-    if (auto* h = std::get_if<codec::mod::AddHeader>(&raw)) {
-      h->value = codec::HeaderValueFromFilter(h->value, leading_space);
-    } else if (auto* h = std::get_if<codec::mod::InsertHeader>(&raw)) {
-      h->value = codec::HeaderValueFromFilter(h->value, leading_space);
-    } else if (auto* h = std::get_if<codec::mod::ChangeHeader>(&raw)) {
-      if (!h->value.empty()) {
-        h->value = codec::HeaderValueFromFilter(h->value, leading_space);
-      }
-    }
-    changes_.push_back(std::move(raw));
-  }
-}
-
-void ManagerSession::SendChanges(Context& ctx) {
-  // One body replacement, change-from and quarantine at most: the last.
-  int last_body = -1, last_from = -1, last_quarantine = -1;
-  for (size_t i = 0; i < changes_.size(); ++i) {
-    if (std::holds_alternative<codec::mod::ReplaceBody>(changes_[i])) {
-      last_body = static_cast<int>(i);
-    } else if (std::holds_alternative<codec::mod::ChangeFrom>(changes_[i])) {
-      last_from = static_cast<int>(i);
-    } else if (std::holds_alternative<codec::mod::Quarantine>(changes_[i])) {
-      last_quarantine = static_cast<int>(i);
-    }
-  }
-  for (size_t i = 0; i < changes_.size(); ++i) {
-    const codec::Modification& m = changes_[i];
-    int at = static_cast<int>(i);
-    absl::Status sent = absl::OkStatus();
-    if (const auto* h = std::get_if<codec::mod::AddHeader>(&m)) {
-      sent = ctx.AddHeader(h->name, h->value);
-    } else if (const auto* h = std::get_if<codec::mod::InsertHeader>(&m)) {
-      sent = ctx.InsertHeader(h->index, h->name, h->value);
-    } else if (const auto* h = std::get_if<codec::mod::ChangeHeader>(&m)) {
-      sent = ctx.ChangeHeader(h->name, h->index, h->value);
-    } else if (const auto* c = std::get_if<codec::mod::ChangeFrom>(&m)) {
-      if (at == last_from)
-        sent = ctx.ChangeFrom(c->address, c->args.value_or(""));
-    } else if (const auto* r = std::get_if<codec::mod::AddRecipient>(&m)) {
-      sent = r->args ? ctx.AddRecipient(r->address, *r->args)
-                     : ctx.AddRecipient(r->address);
-    } else if (const auto* r = std::get_if<codec::mod::DeleteRecipient>(&m)) {
-      sent = ctx.DeleteRecipient(r->address);
-    } else if (const auto* b = std::get_if<codec::mod::ReplaceBody>(&m)) {
-      if (at == last_body) sent = ctx.ReplaceBody(b->data);
-    } else if (const auto* q = std::get_if<codec::mod::Quarantine>(&m)) {
-      if (at == last_quarantine) sent = ctx.Quarantine(q->reason);
-    }
-    if (!sent.ok()) {
-      Log(config::WARNING,
-          absl::StrCat("change not passed on to the MTA (", codec::ToString(m),
-                       "): ", sent.message()));
-    }
-  }
-  changes_.clear();
-}
-
-asio::awaitable<void> ManagerSession::RunChain(
-    Context& ctx, std::vector<EomResult>* results) {
-  Child* lead = Lead();
-  for (size_t i = 0; i < children_.size(); ++i) {
-    Child& child = *children_[i];
-    if (!child.active() || child.config().concurrent_content()) continue;
-    // (No co_await inside ?: : GCC 12 miscompiles it.)
-    EomResult result = absl::UnknownError("not asked");
-    if (&child == lead) {
-      result = co_await child.session().EndOfMessage(
-          ctx.macros().stage(MacroStage::kEndOfMessage));
-    } else {
-      result = co_await Replay(ctx, child);
-    }
-    bool ends = !result.ok() || (!child.evaluation_mode() &&
-                                 EndsMessage(result->verdict.decision));
-    if (result.ok() && !child.evaluation_mode() && !ends) {
-      // The next children see the message as this one left it.
-      if (absl::Status s = ApplyToStore(child, result->modifications);
-          !s.ok()) {
-        Log(config::WARNING,
-            absl::StrCat("child ", child.name(),
-                         " changes not applied: ", s.message()));
-      }
-    }
-    (*results)[i] = std::move(result);
-    // As the MTA stops at the first child that ends the message; a failed
-    // child's fallback is decided in configuration order afterwards.
-    if (ends && (*results)[i].ok()) break;
-  }
-}
-
-asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
-  std::vector<EomResult> results(children_.size(),
-                                 absl::UnknownError("not asked"));
-  std::vector<bool> asked(children_.size(), false);
-  std::vector<asio::awaitable<void>> tasks;
-  tasks.push_back(RunChain(ctx, &results));
-  for (size_t i = 0; i < children_.size(); ++i) {
-    Child& child = *children_[i];
-    if (!child.active()) continue;
-    asked[i] = true;
-    child.session().set_on_progress([&ctx] { (void)ctx.Progress(); });
-    if (!child.config().concurrent_content()) continue;
-    tasks.push_back(
-        [](Child* c, EomResult* out,
-           const codec::MacroMap::Pairs* macros) -> asio::awaitable<void> {
-          *out = co_await c->session().EndOfMessage(*macros);
-        }(&child, &results[i], &ctx.macros().stage(MacroStage::kEndOfMessage)));
-  }
-  co_await WhenAll(std::move(tasks));
-  // The answers in configuration order, as the MTA would have read them.
-  Outcome outcome;
-  for (size_t i = 0; i < children_.size(); ++i) {
-    if (!asked[i]) continue;
-    Child& child = *children_[i];
-    child.session().set_on_progress(nullptr);
-    if (absl::IsUnknown(results[i].status())) continue;  // chain stopped
-    if (!results[i].ok()) {
-      Consider(child, results[i].status(), Scope::kMessage, &outcome);
-    } else {
-      Consider(child, results[i]->verdict, Scope::kMessage, &outcome);
-      if (!child.evaluation_mode() &&
-          !(outcome.objected && EndsMessage(outcome.status))) {
-        QueueForMta(child, results[i]->modifications);
-      }
-    }
-    if (outcome.objected && EndsMessage(outcome.status)) break;
-  }
-  if (!(outcome.objected && EndsMessage(outcome.status))) SendChanges(ctx);
-  changes_.clear();
-  Status answer = Answer(ctx, std::move(outcome), Scope::kMessage, 0);
-  co_return answer == Status::kAccept ? Status::kContinue : answer;
 }
 
 asio::awaitable<void> ManagerSession::OnAbort(Context&) {
