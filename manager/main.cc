@@ -99,12 +99,21 @@ int main(int argc, char** argv) {
     std::fputs(milter::manager::ConfigToText(*config).c_str(), stdout);
     return 0;
   }
+  absl::StatusOr<std::unique_ptr<milter::manager::Manager>> created =
+      milter::manager::Manager::Create(*config, LogToStderr);
+  if (!created.ok()) {
+    std::string file = absl::GetFlag(FLAGS_config);
+    std::fprintf(stderr, "milter-manager: %s%s\n",
+                 file.empty() ? "" : (file + ": ").c_str(),
+                 std::string(created.status().message()).c_str());
+    return 1;
+  }
   if (absl::GetFlag(FLAGS_check_config)) {
     std::fprintf(stderr, "milter-manager: configuration OK (%d children)\n",
                  config->child_size());
     return 0;
   }
-  milter::manager::Manager manager(*config, LogToStderr);
+  milter::manager::Manager& manager = **created;
   if (absl::Status s = manager.Listen(); !s.ok()) {
     std::fprintf(stderr, "milter-manager: %s\n",
                  std::string(s.message()).c_str());

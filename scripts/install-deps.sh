@@ -8,7 +8,7 @@ PACKAGES=(
   libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
   libbenchmark-dev libasio-dev libre2-dev libc-ares-dev
   libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
-  rspamd dnsmasq-base
+  rspamd dnsmasq-base sasl2-bin libsasl2-modules
   python3 procps iproute2 netcat-openbsd
 )
 

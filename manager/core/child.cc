@@ -18,9 +18,11 @@ server::SessionOptions ChildSessionOptions(
   return options;
 }
 
-Child::Child(const config::ChildConfig* config, asio::any_io_executor executor,
+Child::Child(const config::ChildConfig* config, int index,
+             asio::any_io_executor executor,
              const codec::OptionNegotiation& offer)
     : config_(config),
+      index_(index),
       session_(std::move(executor), ChildSessionOptions(*config, offer)) {}
 
 ChildNeeds Child::needs() const {

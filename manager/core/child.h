@@ -31,10 +31,12 @@ class Child {
     kFailed,          // failed: never asked again in this session
   };
 
-  Child(const config::ChildConfig* config, asio::any_io_executor executor,
-        const codec::OptionNegotiation& offer);
+  // `index`: the child's position in the configuration.
+  Child(const config::ChildConfig* config, int index,
+        asio::any_io_executor executor, const codec::OptionNegotiation& offer);
 
   const std::string& name() const { return config_->name(); }
+  int index() const { return index_; }
   const config::ChildConfig& config() const { return *config_; }
   server::Session& session() { return session_; }
   bool evaluation_mode() const { return config_->evaluation_mode(); }
@@ -57,6 +59,13 @@ class Child {
   // it for `message_scope` or the session; reject/tempfail/discard end it
   // for the message).
   void Answered(codec::Status status, bool message_scope);
+  // An applicable condition no longer holds: the child is done for the
+  // session or the message (as if it had accepted there).
+  void Stop(bool message_scope) {
+    if (part_ == Part::kActive) {
+      part_ = message_scope ? Part::kDoneForMessage : Part::kDoneForSession;
+    }
+  }
   // A new message starts: a child done for the last message takes part
   // again.
   void NewMessage();
@@ -65,6 +74,7 @@ class Child {
 
  private:
   const config::ChildConfig* config_;
+  int index_;
   server::Session session_;
   Part part_ = Part::kActive;
   absl::Status error_;

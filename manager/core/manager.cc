@@ -9,24 +9,43 @@
 
 namespace milter::manager {
 
-Manager::Manager(config::ManagerConfig config, LogSink log)
-    : config_(std::make_shared<const config::ManagerConfig>(std::move(config))),
-      log_(std::move(log)) {
+absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(
+    config::ManagerConfig config, LogSink log) {
+  auto shared = std::make_shared<ManagerShared>();
+  shared->config =
+      std::make_shared<const config::ManagerConfig>(std::move(config));
+  shared->log = std::move(log);
+  absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
+      conditions::ConditionSet::Build(*shared->config);
+  if (!set.ok()) return set.status();
+  shared->conditions = *std::move(set);
+  if (shared->config->has_access()) {
+    absl::StatusOr<std::shared_ptr<const conditions::AccessLists>> access =
+        conditions::AccessLists::Build(shared->config->access());
+    if (!access.ok()) return access.status();
+    shared->access = *std::move(access);
+  }
+  return std::unique_ptr<Manager>(new Manager(std::move(shared)));
+}
+
+Manager::Manager(std::shared_ptr<ManagerShared> shared)
+    : shared_(std::move(shared)) {
+  const config::ManagerConfig& config = *shared_->config;
   client::RunnerOptions options;
-  options.listen = {config_->connection_spec()};
-  options.unix_socket_mode = SocketMode(*config_).value_or(0660);
-  options.unix_socket_group = config_->unix_socket_group();
-  options.max_sessions = config_->max_connections();
-  options.io_threads = static_cast<int>(config_->io_threads());
+  options.listen = {config.connection_spec()};
+  options.unix_socket_mode = SocketMode(config).value_or(0660);
+  options.unix_socket_group = config.unix_socket_group();
+  options.max_sessions = config.max_connections();
+  options.io_threads = static_cast<int>(config.io_threads());
   options.worker_threads = 0;  // coroutine sessions: no blocking callbacks
-  options.diagnostics = [this](std::string_view line) {
-    if (log_) log_(config::WARNING, line);
+  ManagerShared* raw = shared_.get();
+  options.diagnostics = [raw](std::string_view line) {
+    if (raw->log) raw->log(config::WARNING, line);
   };
-  std::shared_ptr<const config::ManagerConfig> shared = config_;
-  const LogSink* sink = &log_;
+  std::shared_ptr<const ManagerShared> for_sessions = shared_;
   client::FilterFactory factory = client::MakeFilterFactory<ManagerSession>(
-      std::function<std::unique_ptr<ManagerSession>()>([shared, sink] {
-        return std::make_unique<ManagerSession>(shared, sink);
+      std::function<std::unique_ptr<ManagerSession>()>([for_sessions] {
+        return std::make_unique<ManagerSession>(for_sessions);
       }));
   runner_ =
       std::make_unique<client::Runner>(std::move(factory), std::move(options));

@@ -2,8 +2,9 @@
 // runs one ManagerSession per MTA connection on the event loop(s), until
 // stopped (SIGTERM/SIGINT or Stop()).
 //
-//   Manager manager(*LoadConfigFile(path), log);
-//   absl::Status s = manager.Run();
+//   absl::StatusOr<std::unique_ptr<Manager>> manager =
+//       Manager::Create(*LoadConfigFile(path), log);
+//   absl::Status s = (*manager)->Run();
 
 #ifndef MANAGER_CORE_MANAGER_H_
 #define MANAGER_CORE_MANAGER_H_
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "manager/config/config.pb.h"
 #include "manager/core/manager_session.h"
 #include "milter/client/runner.h"
@@ -22,8 +24,11 @@ namespace milter::manager {
 class Manager {
  public:
   // `log` receives the manager's and the library's diagnostics; it may be
-  // called from several event loop threads at once.
-  Manager(config::ManagerConfig config, LogSink log);
+  // called from several event loop threads at once. Fails when the
+  // conditions or the allow and deny lists cannot be built (a bad regular
+  // expression or network, an unreadable list file).
+  static absl::StatusOr<std::unique_ptr<Manager>> Create(
+      config::ManagerConfig config, LogSink log);
 
   // Opens the listener (Run() does it if not done); bound_specs() then
   // names the port chosen for "inet:0".
@@ -35,8 +40,9 @@ class Manager {
   void Stop();
 
  private:
-  std::shared_ptr<const config::ManagerConfig> config_;
-  LogSink log_;
+  explicit Manager(std::shared_ptr<ManagerShared> shared);
+
+  std::shared_ptr<ManagerShared> shared_;
   std::unique_ptr<client::Runner> runner_;
 };
 

@@ -32,18 +32,23 @@ void ManagerSession::Outcome::Merge(const Outcome& other) {
   }
 }
 
-ManagerSession::ManagerSession(
-    std::shared_ptr<const config::ManagerConfig> config, const LogSink* log)
-    : config_(std::move(config)),
-      log_(log),
+ManagerSession::ManagerSession(std::shared_ptr<const ManagerShared> shared)
+    : shared_(std::move(shared)),
+      config_(shared_->config.get()),
+      applicability_(shared_->conditions.get(), shared_->access.get(),
+                     &shared_->active_sessions),
       store_(config_->max_message_memory_bytes(),
-             config_->temporary_directory()) {}
+             config_->temporary_directory()) {
+  shared_->active_sessions.fetch_add(1, std::memory_order_relaxed);
+}
 
-ManagerSession::~ManagerSession() = default;
+ManagerSession::~ManagerSession() {
+  shared_->active_sessions.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void ManagerSession::Log(config::LogLevel level, std::string_view line) const {
-  if (log_ != nullptr && *log_ && level <= config_->log_level()) {
-    (*log_)(level, line);
+  if (shared_->log && level <= config_->log_level()) {
+    shared_->log(level, line);
   }
 }
 
@@ -55,9 +60,10 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
     Context&, client::Negotiation& n) {
   auto executor = co_await asio::this_coro::executor;
   codec::OptionNegotiation offer = OfferToChildren(n.offer);
-  for (const config::ChildConfig& c : config_->child()) {
+  for (int i = 0; i < config_->child_size(); ++i) {
+    const config::ChildConfig& c = config_->child(i);
     if (!c.enabled()) continue;
-    children_.push_back(std::make_unique<Child>(&c, executor, offer));
+    children_.push_back(std::make_unique<Child>(&c, i, executor, offer));
   }
   std::vector<asio::awaitable<void>> opens;
   for (auto& child : children_) {
@@ -84,6 +90,7 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
     if (fallback != Status::kAccept) at_start.Merge({fallback, "", true});
   }
   MtaRequest request = UnionOfNeeds(n.offer, needs);
+  AskForFacts(&request);
   if (needs.empty()) {
     // Nothing to ask: only the connect stage, for the manager's answer
     // (its own fallback when it has no children at all).
@@ -177,25 +184,40 @@ client::Status ManagerSession::Answer(Context& ctx, Outcome outcome,
   return Status::kContinue;
 }
 
-asio::awaitable<client::Status> ManagerSession::Envelope(Context& ctx,
-                                                         uint32_t no_send_flag,
-                                                         uint32_t no_reply_flag,
-                                                         Scope scope,
-                                                         StageCall call) {
+asio::awaitable<client::Status> ManagerSession::Envelope(
+    Context& ctx, config::Stage stage, uint32_t no_send_flag,
+    uint32_t no_reply_flag, Scope scope, StageCall call) {
   std::vector<Child*> asked;
   for (auto& child : children_) {
     if (child->takes(no_send_flag)) asked.push_back(child.get());
   }
+  // Waves: a child whose conditions read another's verdict is asked after
+  // it (dependencies come earlier in the configuration).
+  std::vector<int> wave(asked.size(), 0);
+  int waves = asked.empty() ? 0 : 1;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    for (int dep : applicability_.DependenciesOf(asked[i]->index())) {
+      for (size_t j = 0; j < i; ++j) {
+        if (asked[j]->index() == dep) wave[i] = std::max(wave[i], wave[j] + 1);
+      }
+    }
+    waves = std::max(waves, wave[i] + 1);
+  }
   std::vector<absl::StatusOr<server::Verdict>> results(
       asked.size(), absl::UnknownError("not asked"));
-  std::vector<asio::awaitable<void>> tasks;
-  for (size_t i = 0; i < asked.size(); ++i) {
-    tasks.push_back([](Child* c, absl::StatusOr<server::Verdict>* out,
-                       const StageCall* call) -> asio::awaitable<void> {
-      *out = co_await (*call)(*c);
-    }(asked[i], &results[i], &call));
+  for (int w = 0; w < waves; ++w) {
+    std::vector<asio::awaitable<void>> tasks;
+    for (size_t i = 0; i < asked.size(); ++i) {
+      if (wave[i] == w)
+        tasks.push_back(Ask(*asked[i], stage, &call, &results[i]));
+    }
+    co_await WhenAll(std::move(tasks));
+    for (size_t i = 0; i < asked.size(); ++i) {
+      if (wave[i] == w && results[i].ok() && results[i]->answered) {
+        applicability_.Record(asked[i]->name(), stage, results[i]->decision);
+      }
+    }
   }
-  co_await WhenAll(std::move(tasks));
   Outcome outcome;
   for (size_t i = 0; i < asked.size(); ++i) {
     Consider(*asked[i], results[i], scope, &outcome);
@@ -205,17 +227,24 @@ asio::awaitable<client::Status> ManagerSession::Envelope(Context& ctx,
 
 asio::awaitable<client::Status> ManagerSession::OnConnect(
     Context& ctx, const client::ConnectionInfo& info) {
+  applicability_.SetMacros(&ctx.macros());
+  applicability_.SetConnection(info);
+  if (std::optional<Status> s = CheckAccess(ctx, config::CONNECT)) co_return *s;
   const auto& macros = ctx.macros().stage(MacroStage::kConnect);
   co_return co_await Envelope(
-      ctx, protocol::kNoConnect, protocol::kNoReplyConnect, Scope::kSession,
+      ctx, config::CONNECT, protocol::kNoConnect, protocol::kNoReplyConnect,
+      Scope::kSession,
       [&](Child& c) { return c.session().ConnectStage(info, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnHelo(Context& ctx,
                                                        std::string_view name) {
+  applicability_.SetHelo(name);
+  if (std::optional<Status> s = CheckAccess(ctx, config::HELO)) co_return *s;
   const auto& macros = ctx.macros().stage(MacroStage::kHelo);
   co_return co_await Envelope(
-      ctx, protocol::kNoHelo, protocol::kNoReplyHelo, Scope::kSession,
+      ctx, config::HELO, protocol::kNoHelo, protocol::kNoReplyHelo,
+      Scope::kSession,
       [&](Child& c) { return c.session().Helo(name, macros); });
 }
 
@@ -226,20 +255,31 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
   lead_ = nullptr;
   lead_chosen_ = false;
   for (auto& child : children_) child->NewMessage();
+  applicability_.SetMacros(&ctx.macros());
+  applicability_.StartMessage(address, args);
+  if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_FROM)) {
+    co_return *s;
+  }
   const auto& macros = ctx.macros().stage(MacroStage::kMail);
   co_return co_await Envelope(
-      ctx, protocol::kNoMail, protocol::kNoReplyMail, Scope::kMessage,
+      ctx, config::ENVELOPE_FROM, protocol::kNoMail, protocol::kNoReplyMail,
+      Scope::kMessage,
       [&](Child& c) { return c.session().Mail(address, args, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnRcptTo(
     Context& ctx, std::string_view address, client::EsmtpArgs args) {
+  applicability_.SetRecipient(address);
+  if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_RECIPIENT)) {
+    co_return *s;
+  }
   const auto& macros = ctx.macros().stage(MacroStage::kRcpt);
   // A recipient the MTA already rejected (RCPT_REJ) goes only to children
   // that asked for those.
   bool rejected = ctx.MacroOr("{rcpt_mailer}", "") == "error";
   co_return co_await Envelope(
-      ctx, protocol::kNoRcpt, protocol::kNoReplyRcpt, Scope::kCommand,
+      ctx, config::ENVELOPE_RECIPIENT, protocol::kNoRcpt,
+      protocol::kNoReplyRcpt, Scope::kCommand,
       [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
         if (rejected &&
             !(c.session().negotiated().protocol & protocol::kRcptRejected)) {
@@ -252,15 +292,15 @@ asio::awaitable<client::Status> ManagerSession::OnRcptTo(
 asio::awaitable<client::Status> ManagerSession::OnData(Context& ctx) {
   const auto& macros = ctx.macros().stage(MacroStage::kData);
   co_return co_await Envelope(
-      ctx, protocol::kNoData, protocol::kNoReplyData, Scope::kMessage,
-      [&](Child& c) { return c.session().Data(macros); });
+      ctx, config::DATA, protocol::kNoData, protocol::kNoReplyData,
+      Scope::kMessage, [&](Child& c) { return c.session().Data(macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnUnknown(
     Context& ctx, std::string_view command) {
   co_return co_await Envelope(
-      ctx, protocol::kNoUnknown, protocol::kNoReplyUnknown, Scope::kCommand,
-      [&](Child& c) { return c.session().Unknown(command); });
+      ctx, config::UNKNOWN, protocol::kNoUnknown, protocol::kNoReplyUnknown,
+      Scope::kCommand, [&](Child& c) { return c.session().Unknown(command); });
 }
 
 Child* ManagerSession::Lead() {
@@ -287,6 +327,7 @@ std::vector<Child*> ManagerSession::Streamed(uint32_t no_send_flag) {
 }
 
 asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
+                                                       config::Stage stage,
                                                        uint32_t no_send_flag,
                                                        uint32_t no_reply_flag,
                                                        StageCall call) {
@@ -295,10 +336,7 @@ asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
       streamed.size(), absl::UnknownError("not asked"));
   std::vector<asio::awaitable<void>> tasks;
   for (size_t i = 0; i < streamed.size(); ++i) {
-    tasks.push_back([](Child* c, absl::StatusOr<server::Verdict>* out,
-                       const StageCall* call) -> asio::awaitable<void> {
-      *out = co_await (*call)(*c);
-    }(streamed[i], &results[i], &call));
+    tasks.push_back(Ask(*streamed[i], stage, &call, &results[i]));
   }
   co_await WhenAll(std::move(tasks));
   Outcome outcome;
@@ -322,7 +360,8 @@ asio::awaitable<client::Status> ManagerSession::OnHeader(
   EnsureMtaHeader(store_.headers());
   store_.headers().push_back({std::string(name), std::string(value)});
   co_return co_await Stream(
-      ctx, protocol::kNoHeaders, protocol::kNoReplyHeader, [&](Child& c) {
+      ctx, config::HEADER, protocol::kNoHeaders, protocol::kNoReplyHeader,
+      [&](Child& c) {
         return c.session().Header(
             name, codec::HeaderValueForFilter(
                       value, c.session().header_leading_space()));
@@ -332,7 +371,8 @@ asio::awaitable<client::Status> ManagerSession::OnHeader(
 asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {
   const auto& macros = ctx.macros().stage(MacroStage::kEndOfHeaders);
   co_return co_await Stream(
-      ctx, protocol::kNoEndOfHeaders, protocol::kNoReplyEndOfHeaders,
+      ctx, config::END_OF_HEADER, protocol::kNoEndOfHeaders,
+      protocol::kNoReplyEndOfHeaders,
       [&](Child& c) { return c.session().EndOfHeaders(macros); });
 }
 
@@ -342,8 +382,9 @@ asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
     Log(config::ERROR, absl::StrCat("message store: ", s.message()));
     co_return Status::kTempfail;
   }
+  applicability_.SetBodyBytes(store_.body_size());
   co_return co_await Stream(
-      ctx, protocol::kNoBody, protocol::kNoReplyBody,
+      ctx, config::BODY, protocol::kNoBody, protocol::kNoReplyBody,
       [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
         if (c.body_skipped) co_return server::Verdict::NotSent(Status::kSkip);
         co_return co_await c.session().BodyChunk(chunk);

@@ -18,12 +18,16 @@
 // - A child that fails contributes its fallback status and is left out for
 //   the rest of the session; evaluation-mode children are asked, logged and
 //   otherwise ignored.
+// - Applicable conditions (manager/conditions) decide before each stage
+//   whether a child takes part; the shared allow and deny lists answer for
+//   all children before they are asked.
 //
 // Not thread-safe: lives on the MTA connection's executor.
 
 #ifndef MANAGER_CORE_MANAGER_SESSION_H_
 #define MANAGER_CORE_MANAGER_SESSION_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,7 +35,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "manager/conditions/access_lists.h"
+#include "manager/conditions/condition_set.h"
 #include "manager/config/config.pb.h"
+#include "manager/core/applicability.h"
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
 #include "milter/client/filter.h"
@@ -42,15 +49,23 @@ namespace milter::manager {
 // Where the manager's log lines go: one line each, level first.
 using LogSink = std::function<void(config::LogLevel, std::string_view)>;
 
+// What the sessions of one manager share: the configuration in force and
+// what was built from it. Thread-safe (the counter is atomic, the rest
+// immutable).
+struct ManagerShared {
+  std::shared_ptr<const config::ManagerConfig> config;
+  std::shared_ptr<const conditions::ConditionSet> conditions;  // may be null
+  std::shared_ptr<const conditions::AccessLists> access;       // may be null
+  LogSink log;                                                 // may be empty
+  mutable std::atomic<size_t> active_sessions{0};
+};
+
 class ManagerSession : public client::CoroutineFilter {
  public:
   using Status = client::Status;
   using Context = client::Context;
 
-  // `config` and `log` are shared by the sessions of a manager; `log` may
-  // be null.
-  ManagerSession(std::shared_ptr<const config::ManagerConfig> config,
-                 const LogSink* log);
+  explicit ManagerSession(std::shared_ptr<const ManagerShared> shared);
   ~ManagerSession() override;
 
   asio::awaitable<Status> OnNegotiate(Context&, client::Negotiation&) override;
@@ -87,10 +102,25 @@ class ManagerSession : public client::CoroutineFilter {
     void Merge(const Outcome& other);
   };
 
-  // Asks every child taking the stage (`no_send_flag`) at once; merges.
-  asio::awaitable<Status> Envelope(Context& ctx, uint32_t no_send_flag,
+  // Asks every child taking the stage (`no_send_flag`) at once, in waves
+  // where applicable conditions make a child wait for others; merges.
+  asio::awaitable<Status> Envelope(Context& ctx, config::Stage stage,
+                                   uint32_t no_send_flag,
                                    uint32_t no_reply_flag, Scope scope,
                                    StageCall call);
+  // Asks `child` (`call`) unless its applicable conditions stop it there.
+  asio::awaitable<void> Ask(Child& child, config::Stage stage,
+                            const StageCall* call,
+                            absl::StatusOr<server::Verdict>* out);
+  // False (and the child stopped for the decision's scope, logged) when
+  // its conditions do not hold at `stage`.
+  asio::awaitable<bool> Applies(Child& child, config::Stage stage);
+  // The shared allow and deny lists at `stage`: nullopt when no entry
+  // matches, else the manager's answer.
+  std::optional<Status> CheckAccess(Context& ctx, config::Stage stage);
+  // With conditions or lists, the MTA is asked for the stages (and the
+  // macros) they read, and with lists for answers where they may object.
+  void AskForFacts(MtaRequest* request) const;
   // Folds one child's answer (or failure) into `outcome`.
   void Consider(Child& child, const absl::StatusOr<server::Verdict>& result,
                 Scope scope, Outcome* outcome);
@@ -100,8 +130,9 @@ class ManagerSession : public client::CoroutineFilter {
   Status Answer(Context& ctx, Outcome outcome, Scope scope,
                 uint32_t no_reply_flag);
   // The content stages for the child that gets content as it arrives.
-  asio::awaitable<Status> Stream(Context& ctx, uint32_t no_send_flag,
-                                 uint32_t no_reply_flag, StageCall call);
+  asio::awaitable<Status> Stream(Context& ctx, config::Stage stage,
+                                 uint32_t no_send_flag, uint32_t no_reply_flag,
+                                 StageCall call);
   // The first chained child: it gets content as it arrives.
   Child* Lead();
   // Replays the stored message to `child` up to its end of message.
@@ -126,8 +157,9 @@ class ManagerSession : public client::CoroutineFilter {
   void Log(config::LogLevel level, std::string_view line) const;
   std::string QueueId(const Context& ctx) const;
 
-  std::shared_ptr<const config::ManagerConfig> config_;
-  const LogSink* log_;
+  std::shared_ptr<const ManagerShared> shared_;
+  const config::ManagerConfig* config_;
+  Applicability applicability_;
   std::vector<std::unique_ptr<Child>> children_;
   MessageStore store_;
   Child* lead_ = nullptr;  // set at the message's first content stage

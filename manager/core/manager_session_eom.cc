@@ -144,6 +144,8 @@ asio::awaitable<void> ManagerSession::RunChain(
   for (size_t i = 0; i < children_.size(); ++i) {
     Child& child = *children_[i];
     if (!child.active() || child.config().concurrent_content()) continue;
+    bool applies = co_await Applies(child, config::END_OF_MESSAGE);
+    if (!applies) continue;
     // (No co_await inside ?: : GCC 12 miscompiles it.)
     EomResult result = absl::UnknownError("not asked");
     if (&child == lead) {
@@ -179,6 +181,10 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
   for (size_t i = 0; i < children_.size(); ++i) {
     Child& child = *children_[i];
     if (!child.active()) continue;
+    if (child.config().concurrent_content()) {
+      bool applies = co_await Applies(child, config::END_OF_MESSAGE);
+      if (!applies) continue;
+    }
     asked[i] = true;
     child.session().set_on_progress([&ctx] { (void)ctx.Progress(); });
     if (!child.config().concurrent_content()) continue;

@@ -14,6 +14,7 @@
 #include "manager/config/config.h"
 #include "manager/core/manager.h"
 #include "manager/core/scripted_child.h"
+#include "manager/core/test_manager.h"
 #include "milter/server/blocking_session.h"
 
 namespace milter::manager {
@@ -23,85 +24,17 @@ using client::Context;
 using client::Status;
 using server::BlockingSession;
 using server::Decision;
+using testing::ChildEntry;
 using testing::ChildScript;
+using testing::Client;
 using ::testing::Contains;
+using testing::Content;
 using ::testing::ElementsAre;
+using testing::Envelope;
+using testing::ManagerUnderTest;
 using testing::ScriptedChild;
+using testing::TempDir;
 namespace mod = codec::mod;
-
-// Under /tmp: Bazel's test directory is too deep for unix socket paths.
-std::string TempDir() {
-  std::string dir = "/tmp/mgrXXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr) std::abort();
-  return dir;
-}
-
-// A manager with children, served on a unix socket on a thread.
-class ManagerUnderTest {
- public:
-  ManagerUnderTest(const std::string& dir, const std::string& children_text,
-                   const std::string& extra = "") {
-    std::string text =
-        absl::StrCat("connection_spec: \"unix:", dir,
-                     "/manager.sock\"\nio_threads: 1\n", extra, children_text);
-    absl::StatusOr<config::ManagerConfig> config = ParseConfig(text, "test");
-    EXPECT_TRUE(config.ok()) << config.status();
-    manager_ = std::make_unique<Manager>(*config, nullptr);
-    EXPECT_TRUE(manager_->Listen().ok());
-    spec_ = manager_->bound_specs().front();
-    thread_ = std::thread([this] { (void)manager_->Run(); });
-  }
-  ~ManagerUnderTest() {
-    manager_->Stop();
-    thread_.join();
-  }
-  const std::string& spec() const { return spec_; }
-
- private:
-  std::unique_ptr<Manager> manager_;
-  std::string spec_;
-  std::thread thread_;
-};
-
-std::string Child(const std::string& name, const ScriptedChild& c,
-                  const std::string& extra = "") {
-  return absl::StrCat("child { name: \"", name, "\" connection_spec: \"",
-                      c.spec(), "\" ", extra, " }\n");
-}
-
-server::ConnectionInfo Client() {
-  server::ConnectionInfo info;
-  info.hostname = "mx.example.net";
-  info.family = codec::Family::kInet;
-  info.port = 40000;
-  info.address = "192.0.2.1";
-  return info;
-}
-
-// Runs connect..rcpt for one recipient; returns the RCPT verdict.
-Decision Envelope(BlockingSession& mta) {
-  EXPECT_TRUE(mta.Connect(Client()).ok());
-  EXPECT_TRUE(mta.Helo("mx.example.net").ok());
-  EXPECT_TRUE(mta.Mail("<a@example.org>").ok());
-  auto rcpt = mta.Rcpt("<b@example.org>");
-  EXPECT_TRUE(rcpt.ok()) << rcpt.status();
-  return rcpt.ok() ? rcpt->decision : Decision::kContinue;
-}
-
-absl::StatusOr<server::EndOfMessageResult> Content(BlockingSession& mta,
-                                                   const std::string& body) {
-  for (auto [name, value] :
-       {std::pair{"From", "a@example.org"}, std::pair{"Subject", "hello"},
-        std::pair{"Received", "by x"}}) {
-    auto v = mta.Header(name, value);
-    if (!v.ok()) return v.status();
-  }
-  auto v = mta.EndOfHeaders();
-  if (!v.ok()) return v.status();
-  v = mta.Body(body);
-  if (!v.ok()) return v.status();
-  return mta.EndOfMessage({{"i", "QID1"}});
-}
 
 TEST(ManagerSessionTest, NoChildrenAcceptsAtConnect) {
   std::string dir = TempDir();
@@ -125,7 +58,7 @@ TEST(ManagerSessionTest, MostSevereEnvelopeVerdictWinsWithItsReply) {
     return Status::kReject;
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_TRUE(mta.Connect(Client()).ok());
@@ -143,7 +76,7 @@ TEST(ManagerSessionTest, OneChildsAcceptDoesNotAcceptForOthers) {
     return address == "<bad@example.org>" ? Status::kReject : Status::kContinue;
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   auto connect = mta.Connect(Client());
@@ -170,7 +103,7 @@ TEST(ManagerSessionTest, LaterChildSeesEarlierChildsChanges) {
     return Status::kContinue;
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -212,8 +145,9 @@ TEST(ManagerSessionTest, ConcurrentContentChildSeesTheMessageAsReceived) {
   };
   ScriptedChild ca(dir, "a", a), cs(dir, "scanner", scanner), cb(dir, "b", b);
   ManagerUnderTest manager(
-      dir, Child("a", ca) + Child("scanner", cs, "concurrent_content: true") +
-               Child("b", cb));
+      dir, ChildEntry("a", ca) +
+               ChildEntry("scanner", cs, "concurrent_content: true") +
+               ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -246,7 +180,8 @@ TEST(ManagerSessionTest, ConcurrentContentChildCanRejectTheMessage) {
   };
   ScriptedChild ca(dir, "a", a), cs(dir, "scanner", scanner);
   ManagerUnderTest manager(
-      dir, Child("scanner", cs, "concurrent_content: true") + Child("a", ca));
+      dir, ChildEntry("scanner", cs, "concurrent_content: true") +
+               ChildEntry("a", ca));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -272,7 +207,7 @@ TEST(ManagerSessionTest, LaterChildSeesInsertsWhereTheMtaPutsThem) {
     return Status::kContinue;
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", {});
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -302,7 +237,7 @@ TEST(ManagerSessionTest, RejectAtEndOfMessageStopsLaterChildren) {
     return Status::kReject;
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -324,7 +259,7 @@ TEST(ManagerSessionTest, EvaluationModeChildNeverDecides) {
   };
   ScriptedChild ca(dir, "a", a), cb(dir, "b", b);
   ManagerUnderTest manager(
-      dir, Child("a", ca, "evaluation_mode: true") + Child("b", cb));
+      dir, ChildEntry("a", ca, "evaluation_mode: true") + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   EXPECT_EQ(Envelope(mta), Decision::kContinue);
@@ -354,7 +289,7 @@ TEST(ManagerSessionTest, ChildDownWithAcceptFallbackLeavesTheOthers) {
   std::string down = absl::StrCat(
       "child { name: \"down\" connection_spec: \"unix:", dir,
       "/nobody.sock\" connect_timeout: 1 fallback_status: ACCEPT }\n");
-  ManagerUnderTest manager(dir, down + Child("b", cb));
+  ManagerUnderTest manager(dir, down + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_TRUE(mta.Connect(Client()).ok());
@@ -382,7 +317,8 @@ TEST(ManagerSessionTest, ChildDyingMidSessionGivesItsFallbackOnce) {
   ChildScript b;
   ScriptedChild cb(dir, "b", b);
   ManagerUnderTest manager(
-      dir, Child("a", *a, "fallback_status: TEMPFAIL") + Child("b", cb));
+      dir,
+      ChildEntry("a", *a, "fallback_status: TEMPFAIL") + ChildEntry("b", cb));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_TRUE(mta.Connect(Client()).ok());
@@ -406,7 +342,7 @@ TEST(ManagerSessionTest, SeveralMessagesWithAbortBetween) {
     return Status::kContinue;
   };
   ScriptedChild ca(dir, "a", a);
-  ManagerUnderTest manager(dir, Child("a", ca));
+  ManagerUnderTest manager(dir, ChildEntry("a", ca));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   Envelope(mta);
@@ -428,7 +364,7 @@ TEST(ManagerSessionTest, SeveralMessagesWithAbortBetween) {
 TEST(ManagerSessionTest, LargeBodySpillsToAFileAndIsReplayedWhole) {
   std::string dir = TempDir();
   ScriptedChild ca(dir, "a", {}), cb(dir, "b", {});
-  ManagerUnderTest manager(dir, Child("a", ca) + Child("b", cb),
+  ManagerUnderTest manager(dir, ChildEntry("a", ca) + ChildEntry("b", cb),
                            "max_message_memory_bytes: 1000\n");
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());

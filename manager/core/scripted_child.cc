@@ -71,6 +71,7 @@ class ScriptedFilter : public client::Filter {
   void Record(std::string event) {
     std::lock_guard<std::mutex> lock(log_->mu);
     log_->events.push_back(std::move(event));
+    log_->changed.notify_all();
   }
 
   const ChildScript* script_;

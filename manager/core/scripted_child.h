@@ -6,6 +6,8 @@
 #ifndef MANAGER_CORE_SCRIPTED_CHILD_H_
 #define MANAGER_CORE_SCRIPTED_CHILD_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,7 @@ struct ChildScript {
 // What every session of a child saw, in order.
 struct ChildLog {
   std::mutex mu;
+  std::condition_variable changed;  // notified on every new event
   std::vector<std::string> events;  // "connect", "header Subject: x", ...
   std::vector<std::string> bodies;  // each message's whole body
   std::vector<std::string> Events() {
@@ -41,6 +44,16 @@ struct ChildLog {
   std::vector<std::string> Bodies() {
     std::lock_guard<std::mutex> lock(mu);
     return bodies;
+  }
+  // Waits (up to 10 s) until `event` has been seen; false if it was not.
+  bool WaitFor(const std::string& event) {
+    std::unique_lock<std::mutex> lock(mu);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (const std::string& e : events) {
+        if (e == event) return true;
+      }
+      return false;
+    });
   }
 };
 
