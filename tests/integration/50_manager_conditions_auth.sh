@@ -24,7 +24,17 @@ applicable_condition { name: \"unauthenticated\" authentication {} }
 $(md_child scan "unix:$S" 'applicable_conditions: "unauthenticated"')"
 
 echo "== Postfix with SASL (sasldb: alice)"
-SASL="$MD_WORK/sasl"
+md_port
+pf_start "$MD_PORT" "$MD_MILTER" \
+  "smtpd_sasl_auth_enable = yes" \
+  "smtpd_sasl_type = cyrus" \
+  "smtpd_sasl_path = smtpd" \
+  "smtpd_sasl_local_domain = pf-test.example" \
+  "smtpd_sasl_security_options = noanonymous" ||
+  md_fail "postfix did not start"
+# Debian's Postfix reads $config_directory/sasl/smtpd.conf (it ignores
+# cyrus_sasl_config_path); each smtpd reads it when it starts.
+SASL="$PF_CONF/sasl"
 mkdir -p "$SASL"
 cat >"$SASL/smtpd.conf" <<CONF
 pwcheck_method: auxprop
@@ -36,15 +46,6 @@ echo "secret-pw" | saslpasswd2 -p -c -f "$SASL/sasldb2" -u pf-test.example alice
   md_fail "saslpasswd2"
 chown -R postfix "$SASL"
 chmod 755 "$SASL"
-md_port
-pf_start "$MD_PORT" "$MD_MILTER" \
-  "smtpd_sasl_auth_enable = yes" \
-  "smtpd_sasl_type = cyrus" \
-  "smtpd_sasl_path = smtpd" \
-  "cyrus_sasl_config_path = $SASL" \
-  "smtpd_sasl_local_domain = pf-test.example" \
-  "smtpd_sasl_security_options = noanonymous" ||
-  md_fail "postfix did not start"
 
 # send LABEL [swaks auth options...]: one message; its delivery in EML.
 DELIVERED=0
