@@ -307,22 +307,17 @@ asio::awaitable<absl::Status> Connection::Write(std::string_view bytes,
 // this side's next packet. A filter that writes several packets in a row
 // (end-of-message modifications, then the verdict) with Nagle's algorithm on,
 // as libmilter does, holds the rest back until the first is acknowledged:
-// 40 ms per message. TCP_QUICKACK sends the pending ACK now; the kernel
-// clears it again, so it is set after every read.
-namespace {
-void AcknowledgeNow(int fd) {
+// 40 ms per message unless the waiting side acknowledges at once.
+void Connection::AcknowledgeNow() {
+  if (state_->family == AF_UNIX || state_->fd < 0) return;
   int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  ::setsockopt(state_->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
-}  // namespace
 
 absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
   while (true) {
     ssize_t n = ::recv(state_->fd, buffer, size, 0);
-    if (n > 0) {
-      if (state_->family != AF_UNIX) AcknowledgeNow(state_->fd);
-      return static_cast<size_t>(n);
-    }
+    if (n > 0) return static_cast<size_t>(n);
     if (n == 0) return FromError(asio::error::eof, "reading from the filter");
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;

@@ -66,6 +66,13 @@ class Connection {
   // nothing is there yet, UNAVAILABLE at end of stream or on an error.
   absl::StatusOr<size_t> ReadNow(char* buffer, size_t size);
 
+  // TCP: acknowledges what was read at once instead of with this side's
+  // next packet (TCP_QUICKACK; the kernel clears it again). Needed before
+  // waiting for the rest of an answer: a filter with Nagle's algorithm on
+  // (libmilter) holds its next packet until the last one is acknowledged.
+  // No-op on unix sockets.
+  void AcknowledgeNow();
+
   // Bytes readable right now without waiting.
   size_t Available();
 

@@ -190,7 +190,9 @@ asio::awaitable<absl::Status> Session::Negotiate() {
           absl::StrCat("bad negotiation reply: ", next.status().message())));
     }
     if (!next->has_value()) {
-      if (absl::Status s = co_await ReadMore(deadline, timeout); !s.ok()) {
+      bool partial = decoder_.pending_bytes() > 0;
+      if (absl::Status s = co_await ReadMore(deadline, timeout, partial);
+          !s.ok()) {
         co_return Fail(s);
       }
       continue;
@@ -284,7 +286,8 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
 }
 
 asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
-                                                absl::Duration timeout) {
+                                                absl::Duration timeout,
+                                                bool partial) {
   // Let the other sessions on this event loop run first: under load the
   // answer has often arrived by then, and reading it at once saves arming the
   // timer and a round through epoll.
@@ -297,6 +300,7 @@ asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
       decoder_.Feed(std::string_view(buffer, *n));
       co_return absl::OkStatus();
     }
+    if (partial) connection_.AcknowledgeNow();
     absl::Status readable =
         co_await connection_.WaitReadable(deadline - absl::Now());
     if (absl::IsDeadlineExceeded(readable)) {
@@ -401,6 +405,8 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
   // The timeout is for the whole answer, not for each read; a progress
   // packet (the filter saying it is still working) starts it again.
   absl::Time deadline = absl::Now() + timeout;
+  // Whether part of the answer has come (packets or a packet's start).
+  bool partial = false;
   while (true) {
     absl::StatusOr<std::optional<codec::Response>> next = decoder_.Next();
     if (!next.ok()) {
@@ -408,12 +414,15 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::ReadVerdict(
           "bad packet from the filter: ", next.status().message())));
     }
     if (!next->has_value()) {
-      if (absl::Status s = co_await ReadMore(deadline, timeout); !s.ok()) {
+      partial = partial || decoder_.pending_bytes() > 0;
+      if (absl::Status s = co_await ReadMore(deadline, timeout, partial);
+          !s.ok()) {
         co_return Fail(s);
       }
       continue;
     }
     const codec::Response& response = **next;
+    partial = true;
     if (std::holds_alternative<codec::Progress>(response)) {
       ++verdict.progress;
       deadline = absl::Now() + timeout;

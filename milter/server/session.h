@@ -166,9 +166,11 @@ class Session {
                                                        absl::Duration timeout,
                                                        EndOfMessageResult* eom);
   // Feeds the decoder with what the filter sent, waiting until `deadline`
-  // at most (`timeout` names the limit in the error).
+  // at most (`timeout` names the limit in the error). `partial`: part of
+  // the answer was read already, so the filter may be holding the rest back
+  // until it is acknowledged (see Connection::AcknowledgeNow).
   asio::awaitable<absl::Status> ReadMore(absl::Time deadline,
-                                         absl::Duration timeout);
+                                         absl::Duration timeout, bool partial);
   // Checks a modification against the negotiated actions and adds its cost
   // to `*memory`, failing past options_.max_modification_bytes.
   absl::Status CheckModification(const codec::Response& response,
