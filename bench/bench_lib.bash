@@ -4,6 +4,9 @@
 #                             $WORK/NAME.log), waits for the socket; sets PID
 #   cpu_ticks PID             utime+stime of a process, in clock ticks
 #   median                    the median of the numbers on stdin
+#   bench_drain DIR N         waits (up to 2 min) until DIR holds N files,
+#                             then empties it; non-zero (and a message) if
+#                             they do not all come
 TICK=$(getconf CLK_TCK)
 PIDS=()
 bench_cleanup() {
@@ -23,3 +26,14 @@ bench_start() {
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+bench_drain() {
+  local n=0
+  for _ in $(seq 1200); do
+    n=$(find "$1" -type f | wc -l)
+    [ "$n" -ge "$2" ] && { find "$1" -type f -delete; return 0; }
+    sleep 0.1
+  done
+  echo "only $n of $2 messages delivered" >&2
+  return 1
+}

@@ -3,7 +3,7 @@
 # manager's own path (//manager/conditions:condition_set_benchmark: S25R and
 # remote network at connect, a DNSBL answer from the cache), the matchers on
 # their own (//manager/conditions:conditions_benchmark) and the DNSBL cache
-# (//manager/dns:dnsbl_benchmark). Optimised build (-c opt); the DNSBL
+# (//manager/dns:dnsbl_benchmark), built as the project builds (-O2); the DNSBL
 # benchmarks start dnsmasq on 127.0.0.1 (needs /usr/sbin/dnsmasq).
 #
 #   bash bench/conditions/run_bench.sh [REPETITIONS=3]
@@ -15,9 +15,9 @@ BAZEL="${BAZEL:-bazel}"
 targets=(//manager/conditions:condition_set_benchmark
          //manager/conditions:conditions_benchmark
          //manager/dns:dnsbl_benchmark)
-$BAZEL build -c opt "${targets[@]}" >/dev/null 2>&1 ||
+$BAZEL build "${targets[@]}" >/dev/null 2>&1 ||
   { echo "bazel build failed" >&2; exit 1; }
-BIN="$($BAZEL info -c opt bazel-bin 2>/dev/null)"
+BIN="$($BAZEL info bazel-bin 2>/dev/null)"
 echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null)," \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in "${targets[@]}"; do

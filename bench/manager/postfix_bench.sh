@@ -126,16 +126,6 @@ for p in "${SMTP_PORT[@]}"; do
   _pf_listening "$p" || fail "smtpd on port $p did not come up"
 done
 
-# Waits until the sink holds N messages, then empties it.
-drain() {
-  local n=0
-  for _ in $(seq 1200); do
-    n=$(find "$PF_SINK_DIR" -type f | wc -l)
-    [ "$n" -ge "$1" ] && { find "$PF_SINK_DIR" -type f -delete; return 0; }
-    sleep 0.1
-  done
-  fail "only $n of $1 messages delivered"
-}
 ticks_sum() {  # PID...
   local p s=0
   for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done
@@ -159,7 +149,7 @@ measure() {  # CELL N
   [ "$mpid" != - ] && m1=$(cpu_ticks "$mpid")
   # shellcheck disable=SC2086
   k1=$(ticks_sum ${KIDS[$1]})
-  drain "$2"
+  bench_drain "$PF_SINK_DIR" "$2" || fail "messages lost in cell $1"
   OUT=$(awk -v a="$t0" -v b="$t1" -v n="$2" -v m=$((m1 - m0)) -v k=$((k1 - k0)) -v t="$TICK" \
     -v mgr="$mpid" 'BEGIN {
       printf "%.0f %s %.3f", n / (b - a), (mgr == "-" ? "-" : sprintf("%.3f", m * 1000 / t / n)), k * 1000 / t / n}')

@@ -113,18 +113,6 @@ for p in "${SMTP_PORT[@]}"; do
   _pf_listening "$p" || { echo "smtpd on port $p did not come up" >&2; exit 1; }
 done
 
-# Waits until the sink holds N messages, then empties it.
-drain() {
-  local n=0
-  for _ in $(seq 1200); do
-    n=$(find "$PF_SINK_DIR" -type f | wc -l)
-    [ "$n" -ge "$1" ] && { find "$PF_SINK_DIR" -type f -delete; return 0; }
-    sleep 0.1
-  done
-  echo "only $n of $1 messages delivered" >&2
-  exit 1
-}
-
 # Sends $2 messages through cell $1 (FILTER-SOCKET-PROTOCOL); prints msg/s
 # and the filter's CPU ms per message.
 measure() {
@@ -142,7 +130,7 @@ measure() {
   fi
   t1=$(date +%s.%N)
   c1=$(cpu_ticks "$pid")
-  drain "$2"
+  bench_drain "$PF_SINK_DIR" "$2" || exit 1
   awk -v a="$t0" -v b="$t1" -v n="$2" -v d=$((c1 - c0)) -v t="$TICK" \
     'BEGIN {printf "%.0f %.3f", n / (b - a), d * 1000 / t / n}'
 }

@@ -1,7 +1,7 @@
 // What applicable conditions cost per session, through the same path as the
 // manager (ConditionSet built from a configuration, a fresh ConditionState
 // per session, Evaluate at connect), with Google Benchmark:
-//   bazel run -c opt //manager/conditions:condition_set_benchmark
+//   bazel run //manager/conditions:condition_set_benchmark
 // DNSBL: the cache is filled by a real check against dnsmasq on 127.0.0.1
 // (needs /usr/sbin/dnsmasq); the loop then reads the cache.
 

@@ -2,7 +2,7 @@
 // S25R classification of typical client names, network membership against
 // the private ranges, and name and address list lookups.
 //
-//   bazel run -c opt //manager/conditions:conditions_benchmark
+//   bazel run //manager/conditions:conditions_benchmark
 
 #include <iterator>
 #include <string>

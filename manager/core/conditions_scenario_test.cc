@@ -104,6 +104,27 @@ TEST(ConditionsScenarioTest, AuthenticatedSendersSkipTheChildForTheMessage) {
   EXPECT_THAT(scanner.log().Events(), Contains("eom"));
 }
 
+TEST(ConditionsScenarioTest, TrustedSenderDomainsSkipTheChildPerMessage) {
+  std::string dir = TempDir();
+  ScriptedChild c(dir, "c", {});
+  ManagerUnderTest manager(
+      dir, ChildEntry("c", c, "applicable_conditions: \"untrusted\""),
+      "applicable_condition { name: \"untrusted\" trusted_sender_domains {"
+      " domain: \"partner.example\" } }\n");
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_TRUE(mta.Connect(Client()).ok());
+  // Trusted: the child never hears of the message; the next one is asked
+  // again.
+  ASSERT_TRUE(mta.Mail("<a@partner.example>").ok());
+  ASSERT_TRUE(mta.Rcpt("<b@example.org>").ok());
+  ASSERT_TRUE(mta.Mail("<a@elsewhere.example>").ok());
+  ASSERT_TRUE(mta.Rcpt("<c@example.org>").ok());
+  EXPECT_THAT(c.log().Events(), ElementsAre("connect mx.example.net",
+                                            "mail <a@elsewhere.example>",
+                                            "rcpt <c@example.org>"));
+}
+
 TEST(ConditionsScenarioTest, S25rAndRemoteNetworkDecideAtConnect) {
   std::string dir = TempDir();
   ScriptedChild grey(dir, "grey", {}), remote(dir, "remote", {});

@@ -1,5 +1,5 @@
 // DnsblChecker's cache fast path (Google Benchmark):
-//   bazel run -c opt //manager/dns:dnsbl_benchmark
+//   bazel run //manager/dns:dnsbl_benchmark
 // The cache is filled by real checks against dnsmasq on 127.0.0.1 (started
 // once, needs /usr/sbin/dnsmasq); the loops then only read the cache.
 

@@ -24,6 +24,7 @@ namespace milter::manager::dns {
 namespace {
 
 using testing::Dnsmasq;
+using testing::LoopTicker;
 using testing::RunUntilDone;
 using testing::SilentDnsServer;
 
@@ -270,23 +271,11 @@ TEST_F(DnsblTest, ServerThatNeverAnswers) {
   constexpr absl::Duration kTimeout = absl::Milliseconds(500);
   auto resolver = MakeResolver((*silent)->nameserver(), kTimeout);
   auto checker = MakeChecker(Options(), resolver.get());
-  int ticks = 0;
-  bool done = false;
-  asio::steady_timer ticker(io_);
-  std::function<void()> tick = [&] {
-    ticker.expires_after(std::chrono::milliseconds(10));
-    ticker.async_wait([&](const asio::error_code& ec) {
-      if (ec || done) return;
-      ++ticks;
-      tick();
-    });
-  };
-  tick();
+  LoopTicker ticker(io_);
   auto start = std::chrono::steady_clock::now();
   DnsblResult r = Check(*checker, "127.0.0.2");
   auto elapsed = std::chrono::steady_clock::now() - start;
-  done = true;
-  ticker.cancel();
+  ticker.Stop();
   EXPECT_FALSE(r.listed);
   EXPECT_TRUE(r.timed_out);
   EXPECT_TRUE(absl::IsDeadlineExceeded(r.error)) << r.error;
@@ -296,7 +285,7 @@ TEST_F(DnsblTest, ServerThatNeverAnswers) {
       << r.reason;
   EXPECT_GE(elapsed, absl::ToChronoNanoseconds(kTimeout * 0.9));
   EXPECT_LT(elapsed, absl::ToChronoNanoseconds(kTimeout * 10));
-  EXPECT_GE(ticks, 5);  // about 50 on an idle machine
+  EXPECT_GE(ticker.ticks(), 5);  // about 50 on an idle machine
   EXPECT_EQ(checker->cache_size(), 0u);
   EXPECT_GE((*silent)->CountQueries(), 1);
 }

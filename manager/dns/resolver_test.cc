@@ -26,6 +26,7 @@ namespace milter::manager::dns {
 namespace {
 
 using testing::Dnsmasq;
+using testing::LoopTicker;
 using testing::RunUntilDone;
 using testing::SilentDnsServer;
 
@@ -169,28 +170,16 @@ TEST_F(ResolverTest, SilentServerTimesOutWithoutBlockingTheLoop) {
   ASSERT_TRUE(silent.ok()) << silent.status();
   constexpr absl::Duration kTimeout = absl::Milliseconds(400);
   auto resolver = MakeResolver((*silent)->nameserver(), kTimeout);
-  int ticks = 0;
-  bool done = false;
-  asio::steady_timer ticker(io_);
-  std::function<void()> tick = [&] {
-    ticker.expires_after(std::chrono::milliseconds(10));
-    ticker.async_wait([&](const asio::error_code& ec) {
-      if (ec || done) return;
-      ++ticks;
-      tick();
-    });
-  };
-  tick();
+  LoopTicker ticker(io_);
   auto start = std::chrono::steady_clock::now();
   ALookupResult result = Lookup(*resolver, "2.0.0.127.bl.test");
   auto elapsed = std::chrono::steady_clock::now() - start;
-  done = true;
-  ticker.cancel();
+  ticker.Stop();
   EXPECT_TRUE(absl::IsDeadlineExceeded(result.status())) << result.status();
   // c-ares' last try may end a little before the deadline (its waits are
   // whole milliseconds, rounded down).
   EXPECT_GE(elapsed, absl::ToChronoNanoseconds(kTimeout * 0.9));
-  EXPECT_GE(ticks, 5);  // about 40 on an idle machine
+  EXPECT_GE(ticker.ticks(), 5);  // about 40 on an idle machine
   // Two tries, both sent within the timeout.
   EXPECT_EQ((*silent)->CountQueries(), 2);
 }

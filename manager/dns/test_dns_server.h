@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "asio/awaitable.hpp"
 #include "asio/co_spawn.hpp"
 #include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 
 namespace milter::manager::dns::testing {
 
@@ -74,6 +76,31 @@ class SilentDnsServer {
 
 // Runs `io` until `task` has finished and returns its result (rethrows its
 // exception). Other work may still be pending on `io` afterwards.
+// Counts 10 ms ticks on `io` from construction until Stop(): proof that
+// the event loop kept running (nothing blocked it) meanwhile.
+class LoopTicker {
+ public:
+  explicit LoopTicker(asio::io_context& io) : timer_(io) { Tick(); }
+  void Stop() {
+    done_ = true;
+    timer_.cancel();
+  }
+  int ticks() const { return ticks_; }
+
+ private:
+  void Tick() {
+    timer_.expires_after(std::chrono::milliseconds(10));
+    timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || done_) return;
+      ++ticks_;
+      Tick();
+    });
+  }
+  asio::steady_timer timer_;
+  int ticks_ = 0;
+  bool done_ = false;
+};
+
 template <typename T>
 T RunUntilDone(asio::io_context& io, asio::awaitable<T> task) {
   std::optional<T> result;
