@@ -115,6 +115,13 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
                    "unix_socket_mode must be an octal permission mode such as "
                    "\"0660\"");
   }
+  if (!std::isfinite(c.connection_check_interval()) ||
+      c.connection_check_interval() < 0 ||
+      c.connection_check_interval() > 3600) {
+    return Invalid(at.Where(nullptr, 0, "connection_check_interval"),
+                   "connection_check_interval must be between 0 and 3600 "
+                   "seconds");
+  }
   if (c.io_threads() > 256) {
     return Invalid(at.Where(nullptr, 0, "io_threads"),
                    "io_threads must be 0..256");
@@ -144,6 +151,7 @@ void FillDefaults(ManagerConfig* c) {
   if (c->fallback_status_at_disconnect() == config::FALLBACK_UNSET) {
     c->set_fallback_status_at_disconnect(config::TEMPFAIL);
   }
+  if (!c->has_connection_check_interval()) c->set_connection_check_interval(0);
   if (!c->has_max_message_memory_bytes()) {
     c->set_max_message_memory_bytes(kDefaultMessageMemory);
   }

@@ -227,6 +227,7 @@ asio::awaitable<client::Status> ManagerSession::Envelope(
 
 asio::awaitable<client::Status> ManagerSession::OnConnect(
     Context& ctx, const client::ConnectionInfo& info) {
+  client_ = info;
   applicability_.SetMacros(&ctx.macros());
   applicability_.SetConnection(info);
   if (std::optional<Status> s = CheckAccess(ctx, config::CONNECT)) co_return *s;

@@ -154,6 +154,14 @@ class ManagerSession : public client::CoroutineFilter {
   std::vector<Child*> Streamed(uint32_t no_send_flag);
   // Sends the queued changes to the MTA.
   void SendChanges(Context& ctx);
+  // Checks every connection_check_interval, while the children work on the
+  // end of a message, that the SMTP client is still there; when it is gone
+  // the children are given up (see OnEndOfMessage). Null when not checking.
+  struct ClientWatch;
+  std::shared_ptr<ClientWatch> WatchClient(asio::any_io_executor executor);
+  // The answer when the client went during the end of message:
+  // fallback_status_at_disconnect.
+  Status ClientGone(Context& ctx);
   void Log(config::LogLevel level, std::string_view line) const;
   std::string QueueId(const Context& ctx) const;
 
@@ -161,6 +169,7 @@ class ManagerSession : public client::CoroutineFilter {
   const config::ManagerConfig* config_;
   Applicability applicability_;
   std::vector<std::unique_ptr<Child>> children_;
+  client::ConnectionInfo client_;  // as the connect stage gave it
   MessageStore store_;
   Child* lead_ = nullptr;  // set at the message's first content stage
   bool lead_chosen_ = false;

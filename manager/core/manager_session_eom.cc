@@ -3,9 +3,18 @@
 // from the store), their changes applied to the store for the next ones and
 // queued for the MTA, and the combined answer.
 
+#include <chrono>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "asio/co_spawn.hpp"
+#include "asio/detached.hpp"
+#include "asio/redirect_error.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/this_coro.hpp"
+#include "asio/use_awaitable.hpp"
+#include "manager/core/client_connection.h"
 #include "manager/core/manager_session.h"
 #include "manager/core/session_helpers.h"
 #include "manager/core/when_all.h"
@@ -138,6 +147,25 @@ void ManagerSession::SendChanges(Context& ctx) {
   changes_.clear();
 }
 
+client::Status ManagerSession::ClientGone(Context& ctx) {
+  Status fallback = FallbackStatusOf(config_->fallback_status_at_disconnect());
+  Log(config::WARNING,
+      absl::StrCat("SMTP client ", client_.hostname, " [", client_.address,
+                   "]:", client_.port,
+                   " disconnected during end of message (queue ID ",
+                   QueueId(ctx), "): children given up, answering ",
+                   codec::StatusName(fallback)));
+  for (auto& child : children_) {
+    child->session().set_on_progress(nullptr);
+    if (child->active() && !child->session().negotiated_ok()) {
+      (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"));
+    }
+  }
+  changes_.clear();
+  if (fallback == Status::kAccept) return Status::kContinue;
+  return Answer(ctx, Outcome{fallback, "", true}, Scope::kMessage, 0);
+}
+
 asio::awaitable<void> ManagerSession::RunChain(
     Context& ctx, std::vector<EomResult>* results) {
   Child* lead = Lead();
@@ -172,7 +200,53 @@ asio::awaitable<void> ManagerSession::RunChain(
   }
 }
 
+struct ManagerSession::ClientWatch {
+  explicit ClientWatch(asio::any_io_executor executor) : timer(executor) {}
+  asio::steady_timer timer;
+  bool done = false;  // the end of message is over: touch nothing more
+  bool gone = false;  // the client went; the children were given up
+};
+
+std::shared_ptr<ManagerSession::ClientWatch> ManagerSession::WatchClient(
+    asio::any_io_executor executor) {
+  double every = config_->connection_check_interval();
+  if (every <= 0 ||
+      CheckClientConnection(client_) != ClientConnection::kConnected) {
+    return nullptr;  // off, or the client's socket is not on this host
+  }
+  auto watch = std::make_shared<ClientWatch>(executor);
+  asio::co_spawn(
+      executor,
+      [](std::shared_ptr<ClientWatch> w, ManagerSession* self,
+         std::chrono::nanoseconds interval)
+          -> asio::awaitable<void> {
+        while (true) {
+          w->timer.expires_after(interval);
+          std::error_code ec;
+          co_await w->timer.async_wait(
+              asio::redirect_error(asio::use_awaitable, ec));
+          if (w->done) co_return;
+          if (CheckClientConnection(self->client_) != ClientConnection::kGone) {
+            continue;
+          }
+          w->gone = true;
+          for (auto& child : self->children_) {
+            if (child->active()) {
+              child->session().Abandon(absl::UnavailableError(
+                  "given up: the SMTP client disconnected"));
+            }
+          }
+          co_return;
+        }
+      }(watch, this,
+          std::chrono::nanoseconds(static_cast<int64_t>(every * 1e9))),
+      asio::detached);
+  return watch;
+}
+
 asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
+  std::shared_ptr<ClientWatch> watch =
+      WatchClient(co_await asio::this_coro::executor);
   std::vector<EomResult> results(children_.size(),
                                  absl::UnknownError("not asked"));
   std::vector<bool> asked(children_.size(), false);
@@ -195,6 +269,11 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
         }(&child, &results[i], &ctx.macros().stage(MacroStage::kEndOfMessage)));
   }
   co_await WhenAll(std::move(tasks));
+  if (watch != nullptr) {
+    watch->done = true;
+    watch->timer.cancel();
+    if (watch->gone) co_return ClientGone(ctx);
+  }
   // The answers in configuration order, as the MTA would have read them.
   Outcome outcome;
   for (size_t i = 0; i < children_.size(); ++i) {

@@ -78,8 +78,10 @@ absl::Status Session::Fail(absl::Status status) {
   out_unanswered_ = false;
   connection_.Close();
   negotiated_ok_ = false;
-  return status;
+  return error_;  // the first failure: what ended the session
 }
+
+void Session::Abandon(absl::Status reason) { (void)Fail(std::move(reason)); }
 
 absl::Status Session::CheckUsable(bool need_negotiated) const {
   if (!error_.ok()) return error_;

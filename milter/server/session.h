@@ -113,6 +113,11 @@ class Session {
   asio::awaitable<absl::Status> Quit();
   // Ends the session but keeps the connection: call Negotiate() next.
   asio::awaitable<absl::Status> QuitNewConnection();
+  // Gives the session up at once, sending nothing more: the connection is
+  // closed, a call in progress (on this session's executor) ends with
+  // `reason`, and so does every later call. For an MTA whose client has
+  // gone while a filter still works.
+  void Abandon(absl::Status reason);
 
   // What negotiation settled (valid once Negotiate() succeeded).
   const codec::NegotiatedOptions& negotiated() const { return negotiated_; }
