@@ -37,6 +37,9 @@ ManagerSession::ManagerSession(std::shared_ptr<const ManagerShared> shared)
       config_(shared_->config.get()),
       applicability_(shared_->conditions.get(), shared_->access.get(),
                      &shared_->active_sessions),
+      lines_([this](config::LogLevel level,
+                    std::string_view line) { Log(level, line); },
+             config_->log_level()),
       store_(config_->max_message_memory_bytes(),
              config_->temporary_directory()) {
   shared_->active_sessions.fetch_add(1, std::memory_order_relaxed);
@@ -222,12 +225,18 @@ asio::awaitable<client::Status> ManagerSession::Envelope(
   for (size_t i = 0; i < asked.size(); ++i) {
     Consider(*asked[i], results[i], scope, &outcome);
   }
-  co_return Answer(ctx, std::move(outcome), scope, no_reply_flag);
+  Status answer = Answer(ctx, std::move(outcome), scope, no_reply_flag);
+  if (scope == Scope::kMessage &&
+      (internal::EndsMessage(answer) || answer == Status::kAccept)) {
+    lines_.MessageDone(codec::StatusName(answer));
+  }
+  co_return answer;
 }
 
 asio::awaitable<client::Status> ManagerSession::OnConnect(
     Context& ctx, const client::ConnectionInfo& info) {
   client_ = info;
+  lines_.SetClient(info.hostname, info.address);
   applicability_.SetMacros(&ctx.macros());
   applicability_.SetConnection(info);
   if (std::optional<Status> s = CheckAccess(ctx, config::CONNECT)) co_return *s;
@@ -258,6 +267,8 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
   for (auto& child : children_) child->NewMessage();
   applicability_.SetMacros(&ctx.macros());
   applicability_.StartMessage(address, args);
+  lines_.StartMessage(address);
+  lines_.SetQueueId(ctx.MacroOr("i", ""));
   if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_FROM)) {
     co_return *s;
   }
@@ -271,6 +282,7 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
 asio::awaitable<client::Status> ManagerSession::OnRcptTo(
     Context& ctx, std::string_view address, client::EsmtpArgs args) {
   applicability_.SetRecipient(address);
+  lines_.AddRecipient();
   if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_RECIPIENT)) {
     co_return *s;
   }
@@ -393,6 +405,7 @@ asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
 }
 
 asio::awaitable<void> ManagerSession::OnAbort(Context&) {
+  lines_.MessageDone("aborted");
   store_.Clear();
   changes_.clear();
   lead_ = nullptr;
@@ -412,6 +425,7 @@ asio::awaitable<void> ManagerSession::OnAbort(Context&) {
 }
 
 asio::awaitable<void> ManagerSession::OnClose(Context&) {
+  lines_.SessionDone();
   std::vector<asio::awaitable<void>> quits;
   for (auto& child : children_) {
     if (child->part() == Child::Part::kFailed) continue;

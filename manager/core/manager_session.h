@@ -41,6 +41,7 @@
 #include "manager/core/applicability.h"
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
+#include "manager/core/session_log.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
 
@@ -170,6 +171,7 @@ class ManagerSession : public client::CoroutineFilter {
   Applicability applicability_;
   std::vector<std::unique_ptr<Child>> children_;
   client::ConnectionInfo client_;  // as the connect stage gave it
+  SessionLog lines_;               // the structured log lines
   MessageStore store_;
   Child* lead_ = nullptr;  // set at the message's first content stage
   bool lead_chosen_ = false;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "manager/core/manager_session.h"
 #include "milter/codec/protocol.h"
 
@@ -35,7 +36,16 @@ asio::awaitable<void> ManagerSession::Ask(
     *out = server::Verdict::NotSent();
     co_return;
   }
+  absl::Time start = absl::Now();
   *out = co_await (*call)(child);
+  if (!out->ok()) {
+    lines_.ChildResult(child.name(), conditions::StageName(stage), "failed",
+                       absl::Now() - start);
+  } else if ((*out)->answered) {
+    lines_.ChildResult(child.name(), conditions::StageName(stage),
+                       codec::StatusName((*out)->decision),
+                       absl::Now() - start);
+  }
 }
 
 asio::awaitable<bool> ManagerSession::Applies(Child& child,
@@ -55,6 +65,8 @@ asio::awaitable<bool> ManagerSession::Applies(Child& child,
                    std::string(f.client_host), " [",
                    std::string(f.client_address), "])"));
   if (d.scope == conditions::Scope::kRecipient) co_return false;
+  lines_.Stopped(child.name(), d.condition,
+                 d.scope == conditions::Scope::kSession);
   bool message_scope = d.scope == conditions::Scope::kMessage;
   child.Stop(message_scope);
   // A child stopped within a message it has been told of forgets it.

@@ -162,6 +162,8 @@ client::Status ManagerSession::ClientGone(Context& ctx) {
     }
   }
   changes_.clear();
+  lines_.SetQueueId(QueueId(ctx));
+  lines_.MessageDone(codec::StatusName(fallback));
   if (fallback == Status::kAccept) return Status::kContinue;
   return Answer(ctx, Outcome{fallback, "", true}, Scope::kMessage, 0);
 }
@@ -176,12 +178,17 @@ asio::awaitable<void> ManagerSession::RunChain(
     if (!applies) continue;
     // (No co_await inside ?: : GCC 12 miscompiles it.)
     EomResult result = absl::UnknownError("not asked");
+    absl::Time start = absl::Now();
     if (&child == lead) {
       result = co_await child.session().EndOfMessage(
           ctx.macros().stage(MacroStage::kEndOfMessage));
     } else {
       result = co_await Replay(ctx, child);
     }
+    lines_.ChildResult(
+        child.name(), "end-of-message",
+        result.ok() ? codec::StatusName(result->verdict.decision) : "failed",
+        absl::Now() - start);
     bool ends = !result.ok() || (!child.evaluation_mode() &&
                                  EndsMessage(result->verdict.decision));
     if (result.ok() && !child.evaluation_mode() && !ends) {
@@ -250,6 +257,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
   std::vector<EomResult> results(children_.size(),
                                  absl::UnknownError("not asked"));
   std::vector<bool> asked(children_.size(), false);
+  std::vector<absl::Duration> took(children_.size());  // concurrent ones
   std::vector<asio::awaitable<void>> tasks;
   tasks.push_back(RunChain(ctx, &results));
   for (size_t i = 0; i < children_.size(); ++i) {
@@ -262,11 +270,14 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
     asked[i] = true;
     child.session().set_on_progress([&ctx] { (void)ctx.Progress(); });
     if (!child.config().concurrent_content()) continue;
-    tasks.push_back(
-        [](Child* c, EomResult* out,
-           const codec::MacroMap::Pairs* macros) -> asio::awaitable<void> {
-          *out = co_await c->session().EndOfMessage(*macros);
-        }(&child, &results[i], &ctx.macros().stage(MacroStage::kEndOfMessage)));
+    tasks.push_back([](Child* c, EomResult* out, absl::Duration* took,
+                       const codec::MacroMap::Pairs* macros)
+                        -> asio::awaitable<void> {
+      absl::Time start = absl::Now();
+      *out = co_await c->session().EndOfMessage(*macros);
+      *took = absl::Now() - start;
+    }(&child, &results[i], &took[i],
+                        &ctx.macros().stage(MacroStage::kEndOfMessage)));
   }
   co_await WhenAll(std::move(tasks));
   if (watch != nullptr) {
@@ -274,6 +285,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
     watch->timer.cancel();
     if (watch->gone) co_return ClientGone(ctx);
   }
+  lines_.SetQueueId(QueueId(ctx));
   // The answers in configuration order, as the MTA would have read them.
   Outcome outcome;
   for (size_t i = 0; i < children_.size(); ++i) {
@@ -281,6 +293,13 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
     Child& child = *children_[i];
     child.session().set_on_progress(nullptr);
     if (absl::IsUnknown(results[i].status())) continue;  // chain stopped
+    if (child.config().concurrent_content()) {
+      lines_.ChildResult(child.name(), "end-of-message",
+                         results[i].ok()
+                             ? codec::StatusName(results[i]->verdict.decision)
+                             : "failed",
+                         took[i]);
+    }
     if (!results[i].ok()) {
       Consider(child, results[i].status(), Scope::kMessage, &outcome);
     } else {
@@ -295,6 +314,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
   if (!(outcome.objected && EndsMessage(outcome.status))) SendChanges(ctx);
   changes_.clear();
   Status answer = Answer(ctx, std::move(outcome), Scope::kMessage, 0);
+  lines_.MessageDone(codec::StatusName(answer));
   co_return answer == Status::kAccept ? Status::kContinue : answer;
 }
 
