@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   bazel-bootstrap g++ clang libclang-rt-14-dev clang-format
   libabsl-dev libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev
-  libbenchmark-dev libasio-dev libre2-dev libc-ares-dev
+  libbenchmark-dev libasio-dev libre2-dev libc-ares-dev libmicrohttpd-dev
   libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
   rspamd dnsmasq-base sasl2-bin libsasl2-modules
   python3 procps iproute2 netcat-openbsd
