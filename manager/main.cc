@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "manager/config/config.h"
 #include "manager/core/manager.h"
+#include "manager/detect/detect.h"
 #include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -53,9 +55,20 @@ void LogToStderr(LogLevel level, std::string_view line) {
 
 absl::StatusOr<milter::manager::ManagerConfig> Configuration() {
   std::string path = absl::GetFlag(FLAGS_config);
+  // Installed milters are added as children (detect_installed_milters);
+  // what could not be read is said, and start-up goes on.
+  std::vector<std::string> warnings;
+  auto detect = [&warnings](milter::manager::ManagerConfig* c) {
+    milter::manager::detect::AddDetectedChildren(c, &warnings);
+  };
   absl::StatusOr<milter::manager::ManagerConfig> config =
-      path.empty() ? milter::manager::EmbeddedDefault()
-                   : milter::manager::LoadConfigFile(path);
+      path.empty()
+          ? milter::manager::ParseConfig("", "(embedded default)", detect)
+          : milter::manager::LoadConfigFile(path, detect);
+  for (const std::string& warning : warnings) {
+    LogToStderr(milter::manager::config::WARNING,
+                absl::StrCat("detecting installed milters: ", warning));
+  }
   if (!config.ok()) return config;
   std::string spec = absl::GetFlag(FLAGS_connection_spec);
   if (!spec.empty()) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -122,6 +123,10 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
                    "connection_check_interval must be between 0 and 3600 "
                    "seconds");
   }
+  if (!c.detection_root().empty() && c.detection_root()[0] != '/') {
+    return Invalid(at.Where(nullptr, 0, "detection_root"),
+                   "detection_root must be an absolute path");
+  }
   if (c.io_threads() > 256) {
     return Invalid(at.Where(nullptr, 0, "io_threads"),
                    "io_threads must be 0..256");
@@ -165,8 +170,13 @@ void FillDefaults(ManagerConfig* c) {
   if (c->log_level() == config::LOG_LEVEL_UNSET) {
     c->set_log_level(config::INFO);
   }
+  if (!c->has_detect_installed_milters()) {
+    c->set_detect_installed_milters(true);
+  }
+  if (c->detection_root().empty()) c->set_detection_root("/");
   config_internal::FillConditionDefaults(c);
   for (ChildConfig& child : *c->mutable_child()) {
+    if (!child.has_origin()) child.set_origin("");
     if (!child.has_enabled()) child.set_enabled(true);
     if (!child.has_description()) child.set_description("");
     if (!child.has_evaluation_mode()) child.set_evaluation_mode(false);
@@ -182,6 +192,17 @@ void FillDefaults(ManagerConfig* c) {
   }
 }
 
+// Each child's origin: where its block was written ("file:line:column").
+void SetOrigins(const Locator& at, ManagerConfig* config) {
+  for (int i = 0; i < config->child_size(); ++i) {
+    ChildConfig* child = config->mutable_child(i);
+    if (child->has_origin()) continue;
+    std::string where = at.Where("child", i, nullptr);
+    if (absl::EndsWith(where, ": ")) where.resize(where.size() - 2);
+    child->set_origin(where);
+  }
+}
+
 }  // namespace
 
 ManagerConfig EmbeddedDefault() {
@@ -191,7 +212,8 @@ ManagerConfig EmbeddedDefault() {
 }
 
 absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
-                                          std::string_view file_name) {
+                                          std::string_view file_name,
+                                          const ConfigAugmenter& augment) {
   ManagerConfig config;
   TextFormat::Parser parser;
   FirstError errors(file_name);
@@ -211,12 +233,15 @@ absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
       return s;
     }
   }
+  SetOrigins(at, &config);
+  if (augment) augment(&config);
   FillDefaults(&config);
   if (absl::Status s = Validate(config, at); !s.ok()) return s;
   return config;
 }
 
-absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path) {
+absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path,
+                                             const ConfigAugmenter& augment) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -228,7 +253,7 @@ absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path) {
     return absl::DataLossError(
         absl::StrCat(path, ": read error: ", std::strerror(errno)));
   }
-  return ParseConfig(text.str(), path);
+  return ParseConfig(text.str(), path, augment);
 }
 
 std::string ConfigToText(const ManagerConfig& config) {

@@ -13,6 +13,7 @@
 #define MANAGER_CONFIG_CONFIG_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,15 +30,23 @@ using config::ManagerConfig;
 // no children, accept.
 ManagerConfig EmbeddedDefault();
 
-// Parses `text`; `file_name` is used in error messages.
-absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
-                                          std::string_view file_name);
+// Adds to a configuration just parsed, before its defaults are filled in
+// and it is checked: the manager passes manager/detect's installed milters
+// (detect::AddDetectedChildren). Children it adds go after the file's.
+using ConfigAugmenter = std::function<void(ManagerConfig*)>;
+
+// Parses `text`; `file_name` is used in error messages and in the
+// children's origin. `augment`, if set, runs before the checks.
+absl::StatusOr<ManagerConfig> ParseConfig(
+    std::string_view text, std::string_view file_name,
+    const ConfigAugmenter& augment = nullptr);
 
 // The unix_socket_mode as permission bits; nullopt if it is not octal.
 std::optional<uint32_t> SocketMode(const ManagerConfig& config);
 
 // Reads and parses `path`.
-absl::StatusOr<ManagerConfig> LoadConfigFile(const std::string& path);
+absl::StatusOr<ManagerConfig> LoadConfigFile(
+    const std::string& path, const ConfigAugmenter& augment = nullptr);
 
 // The configuration as text, every field shown (what --show-config prints).
 std::string ConfigToText(const ManagerConfig& config);
