@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # milter-manager's command line: --help, --version, --show-config,
 # --check-config, configuration errors with file:line:column, usage errors,
-# a start on the embedded default and a clean stop on SIGTERM.
+# detected milters (on a fixture root), a start and a clean stop on SIGTERM.
 set -u
 bin="$(pwd)/manager/milter-manager"
 tmp="$(mktemp -d /tmp/mgrcli.XXXXXX)"
@@ -30,7 +30,8 @@ expect_in "$tmp/out" 'connection_spec: "inet:10025@[127.0.0.1]"' "default spec"
 expect_in "$tmp/out" 'fallback_status: ACCEPT' "default fallback"
 
 cat >"$tmp/good.conf" <<'CONF'
-# two children
+# two children, and none detected from this host's packages
+detect_installed_milters: false
 child { name: "dkim" connection_spec: "inet:8891@127.0.0.1" }
 child { name: "spam" connection_spec: "unix:/run/spamass.sock"
         evaluation_mode: true fallback_status: TEMPFAIL }
@@ -56,9 +57,33 @@ expect_status 1 "socket path too long" "$bin" -s "unix:$long"
 expect_in "$tmp/err" "the limit is 107" "long path said"
 expect_status 1 "cannot listen" "$bin" -s "unix:$tmp/no/such/dir.sock"
 
-# Starts on the embedded default (on a unix socket here) and stops cleanly.
+# Installed milters detected under a fixture root: an enabled opendkim,
+# overridden by a configured child of its name; a clamav-milter without its
+# configuration file (a warning, no child, still a good configuration).
+root="$tmp/root"
+mkdir -p "$root/usr/sbin" "$root/etc/systemd/system/multi-user.target.wants"
+touch "$root/usr/sbin/opendkim" "$root/usr/sbin/clamav-milter"
+printf '# OpenDKIM\nSocket\tinet:8891@localhost\n' >"$root/etc/opendkim.conf"
+ln -s /lib/systemd/system/opendkim.service \
+  "$root/etc/systemd/system/multi-user.target.wants/opendkim.service"
+printf 'detection_root: "%s"\nchild { name: "opendkim" evaluation_mode: true }\n' \
+  "$root" >"$tmp/detect.conf"
+expect_status 0 "--check-config with detection" "$bin" -c "$tmp/detect.conf" --check-config
+expect_in "$tmp/err" "configuration OK (1 children)" "one child detected"
+expect_in "$tmp/err" "warning: detecting installed milters: $root/etc/clamav/clamav-milter.conf: cannot read" \
+  "unreadable package file said"
+expect_status 0 "--show-config with detection" "$bin" -c "$tmp/detect.conf" --show-config
+expect_in "$tmp/out" 'connection_spec: "inet:8891@localhost"' "detected socket"
+expect_in "$tmp/out" "origin: \"$root/etc/opendkim.conf:2 (opendkim), overridden at $tmp/detect.conf:2:1\"" \
+  "detected origin shown"
+expect_in "$tmp/out" 'evaluation_mode: true' "configured field overrides"
+printf 'detection_root: "%s"\ndetect_installed_milters: false\n' "$root" >"$tmp/off.conf"
+expect_status 0 "--check-config, detection off" "$bin" -c "$tmp/off.conf" --check-config
+expect_in "$tmp/err" "configuration OK (0 children)" "nothing detected when off"
+
+# Starts (on a unix socket, detecting nothing) and stops cleanly.
 mkfifo "$tmp/log"
-"$bin" -s "unix:$tmp/m.sock" 2>"$tmp/log" &
+"$bin" -c "$tmp/off.conf" -s "unix:$tmp/m.sock" 2>"$tmp/log" &
 pid=$!
 if read -r line <"$tmp/log"; then
   case "$line" in

@@ -87,6 +87,7 @@ start_manager() {  # NAME CHILD...; sets PID
   shift
   {
     echo "connection_spec: \"inet:${PORT[$name]}@[127.0.0.1]\""
+    echo "detect_installed_milters: false"  # only the children listed here
     [ -n "${MANAGER_IO_THREADS:-}" ] && echo "io_threads: $MANAGER_IO_THREADS"
     for c in "$@"; do
       echo "child { name: \"$c\" connection_spec: \"inet:${PORT[$c]}@127.0.0.1\" }"

@@ -92,6 +92,7 @@ manager_config() {  # NAME EXTRA CHILD...
   shift 2
   {
     echo "connection_spec: \"unix:$WORK/$name.sock\""
+    echo "detect_installed_milters: false"  # only the children listed here
     [ -n "${MANAGER_IO_THREADS:-}" ] && echo "io_threads: $MANAGER_IO_THREADS"
     [ -n "$extra" ] && echo "$extra"
     for c in "$@"; do echo "child { name: \"$c\" connection_spec: \"unix:$WORK/$c.sock\" }"; done

@@ -153,6 +153,7 @@ md_start_manager() {
   local name="$1" port="$2" text="$3"
   {
     echo "connection_spec: \"inet:$port@[127.0.0.1]\""
+    echo "detect_installed_milters: false"  # only the children listed here
     echo "$text"
   } >"$MD_WORK/$name.conf"
   "$MD_MANAGER" --check-config --config "$MD_WORK/$name.conf" \
