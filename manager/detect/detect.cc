@@ -61,8 +61,8 @@ bool SetSocket(const Package& p, const std::string& file, const Setting& at,
       detect_internal::MilterSocketToSpec(SocketWord(at.value));
   if (!spec.ok()) {
     warnings->push_back(absl::StrCat(file, ":", at.line, ": ", p.name,
-                                     " socket: ", spec.status().message(),
-                                     "; ", p.name, " not used"));
+                                     " socket: ", spec.status().message(), "; ",
+                                     p.name, " not used"));
     return false;
   }
   child->set_connection_spec(*spec);
@@ -78,8 +78,8 @@ absl::flat_hash_map<std::string, Setting> Defaults(
   if (path == nullptr || !root.Exists(path)) return {};
   absl::StatusOr<std::vector<std::string>> lines = root.ReadLines(path);
   if (lines.ok()) {
-    auto vars = detect_internal::ParseShell(*lines, root.Path(path),
-                                            {{"NAME", name}});
+    auto vars =
+        detect_internal::ParseShell(*lines, root.Path(path), {{"NAME", name}});
     if (vars.ok()) return *std::move(vars);
     lines = vars.status();
   }
@@ -120,10 +120,10 @@ std::optional<ChildConfig> DetectPackage(const Package& p, const Root& root,
     }
   }
   if (!socket.has_value()) {
-    warnings->push_back(absl::StrCat(
-        root.Path(p.conf != nullptr ? p.conf : p.default_file), ": no ",
-        p.conf != nullptr ? p.conf_key : "SOCKET", " setting; ", p.name,
-        " not used"));
+    warnings->push_back(
+        absl::StrCat(root.Path(p.conf != nullptr ? p.conf : p.default_file),
+                     ": no ", p.conf != nullptr ? p.conf_key : "SOCKET",
+                     " setting; ", p.name, " not used"));
     return std::nullopt;
   }
   if (!SetSocket(p, file, *socket, &child, warnings)) return std::nullopt;

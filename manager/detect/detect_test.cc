@@ -93,11 +93,13 @@ TEST(Detect, UnreadableFilesWarnAndStartUpGoesOn) {
   EXPECT_EQ(c.name(), "opendmarc");
   EXPECT_EQ(c.connection_spec(), "unix:/run/opendmarc/s.sock");
   EXPECT_EQ(absl::StrJoin(f.warnings, "\n"),
-            tree.root() + "/etc/default/opendkim:1: unterminated quote "
-                          "(ignored)\n" +
+            tree.root() +
+                "/etc/default/opendkim:1: unterminated quote "
+                "(ignored)\n" +
                 tree.root() + "/etc/opendkim.conf: not a regular file\n" +
-                tree.root() + "/etc/opendkim.conf: no Socket setting; "
-                              "opendkim not used");
+                tree.root() +
+                "/etc/opendkim.conf: no Socket setting; "
+                "opendkim not used");
 }
 
 TEST(Detect, MaskedOrSysvLinks) {
@@ -122,8 +124,8 @@ TEST(Detect, ClamavMilterInet) {
   EXPECT_EQ(c.connection_spec(), "inet:7357");
   EXPECT_EQ(c.origin(),
             tree.root() + "/etc/clamav/clamav-milter.conf:2 (clamav-milter)");
-  EXPECT_EQ(Conditions(c), (std::vector<std::string>{kUnauthenticated,
-                                                     kRemoteClient}));
+  EXPECT_EQ(Conditions(c),
+            (std::vector<std::string>{kUnauthenticated, kRemoteClient}));
 }
 
 TEST(Detect, SpamassMilterSocketOptionsAndPostfixDefault) {
@@ -134,8 +136,9 @@ TEST(Detect, SpamassMilterSocketOptionsAndPostfixDefault) {
   ChildConfig c = Only(f);
   EXPECT_EQ(c.connection_spec(),
             "unix:/var/spool/postfix/spamass/spamass.sock");
-  EXPECT_EQ(c.origin(),
-            tree.root() + "/etc/init.d/spamass-milter default (spamass-milter)");
+  EXPECT_EQ(
+      c.origin(),
+      tree.root() + "/etc/init.d/spamass-milter default (spamass-milter)");
   EXPECT_EQ(Conditions(c).size(), 2u);
   tree.Write("/etc/default/spamass-milter",
              "OPTIONS=\"-u spamass-milter -i 127.0.0.1\"\n"

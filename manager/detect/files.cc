@@ -87,13 +87,12 @@ bool Root::StartsAtBoot(absl::string_view service) const {
       std::filesystem::read_symlink(masked, error) == "/dev/null") {
     return false;
   }
-  std::filesystem::directory_iterator dirs(Path("/etc/systemd/system"),
-                                           error);
+  std::filesystem::directory_iterator dirs(Path("/etc/systemd/system"), error);
   for (; !error && dirs != std::filesystem::directory_iterator();
        dirs.increment(error)) {
     if (absl::EndsWith(dirs->path().filename().string(), ".wants") &&
-        Exists(absl::StrCat(
-            dirs->path().string().substr(root_.size()), "/", unit))) {
+        Exists(absl::StrCat(dirs->path().string().substr(root_.size()), "/",
+                            unit))) {
       return true;
     }
   }

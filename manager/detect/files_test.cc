@@ -57,11 +57,9 @@ TEST(RspamdSocketToSpec, EverySyntax) {
 }
 
 TEST(FindKeyValue, LastOccurrenceAnyCaseCommentsSkipped) {
-  std::vector<std::string> lines = {"# Socket local:/commented",
-                                    "Syslog yes",
-                                    "Socket\tlocal:/first.sock",
-                                    "  socket   inet:8891@localhost  ",
-                                    "SocketX nope"};
+  std::vector<std::string> lines = {
+      "# Socket local:/commented", "Syslog yes", "Socket\tlocal:/first.sock",
+      "  socket   inet:8891@localhost  ", "SocketX nope"};
   std::optional<Setting> found = FindKeyValue(lines, "Socket");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->value, "inet:8891@localhost");
@@ -70,15 +68,14 @@ TEST(FindKeyValue, LastOccurrenceAnyCaseCommentsSkipped) {
 }
 
 TEST(ParseShell, AssignmentsExpansionQuotes) {
-  std::vector<std::string> lines = {
-      "# comment",
-      "RUNDIR=/run/opendkim",
-      "SOCKET=local:$RUNDIR/opendkim.sock",
-      "PIDFILE=\"${RUNDIR}/$NAME.pid\"",
-      "export OPTIONS='-u x -i 127.0.0.1'",
-      "OPTIONS=\"${OPTIONS} -r 15\"",
-      "if [ -x /usr/sbin/postfix ]; then",
-      "fi"};
+  std::vector<std::string> lines = {"# comment",
+                                    "RUNDIR=/run/opendkim",
+                                    "SOCKET=local:$RUNDIR/opendkim.sock",
+                                    "PIDFILE=\"${RUNDIR}/$NAME.pid\"",
+                                    "export OPTIONS='-u x -i 127.0.0.1'",
+                                    "OPTIONS=\"${OPTIONS} -r 15\"",
+                                    "if [ -x /usr/sbin/postfix ]; then",
+                                    "fi"};
   auto vars = ParseShell(lines, "/etc/default/x", {{"NAME", "opendkim"}});
   ASSERT_TRUE(vars.ok()) << vars.status();
   EXPECT_EQ(vars->at("SOCKET").value, "local:/run/opendkim/opendkim.sock");
@@ -148,9 +145,9 @@ TEST(Root, ReadLinesRefusesWhatIsNotAText) {
             tree.root() + "/etc/nul.conf: contains NUL bytes: not a text file");
   EXPECT_EQ(root.ReadLines("/etc/dir.conf").status().message(),
             tree.root() + "/etc/dir.conf: not a regular file");
-  EXPECT_EQ(root.ReadLines("/etc/none.conf").status().message(),
-            tree.root() +
-                "/etc/none.conf: cannot read: No such file or directory");
+  EXPECT_EQ(
+      root.ReadLines("/etc/none.conf").status().message(),
+      tree.root() + "/etc/none.conf: cannot read: No such file or directory");
 }
 
 TEST(Root, StartsAtBoot) {

@@ -49,8 +49,8 @@ TEST(Installed, OpendkimAsShipped) {
   EXPECT_EQ(c->connection_spec(), "unix:/run/opendkim/opendkim.sock");
   int line = LineOf("/etc/opendkim.conf", "Socket");
   ASSERT_GT(line, 0);
-  EXPECT_EQ(c->origin(), absl::StrCat("/etc/opendkim.conf:", line,
-                                      " (opendkim)"));
+  EXPECT_EQ(c->origin(),
+            absl::StrCat("/etc/opendkim.conf:", line, " (opendkim)"));
   EXPECT_TRUE(c->enabled()) << "Debian enables opendkim.service on install";
   EXPECT_EQ(c->applicable_conditions_size(), 0);
 }
@@ -67,28 +67,26 @@ TEST(Installed, RspamdProxyAsShipped) {
   int milter = LineOf("/etc/rspamd/worker-proxy.inc", "milter = yes");
   ASSERT_GT(worker, 0);
   ASSERT_GT(milter, 0);
-  EXPECT_EQ(c->origin(),
-            absl::StrCat("/etc/rspamd/rspamd.conf:", bind,
-                         " (rspamd; milter = yes at "
-                         "/etc/rspamd/worker-proxy.inc:",
-                         milter, ")"));
+  EXPECT_EQ(c->origin(), absl::StrCat("/etc/rspamd/rspamd.conf:", bind,
+                                      " (rspamd; milter = yes at "
+                                      "/etc/rspamd/worker-proxy.inc:",
+                                      milter, ")"));
   EXPECT_TRUE(c->enabled()) << "Debian enables rspamd.service on install";
 }
 
 TEST(Installed, EveryInstalledMilterWithoutWarnings) {
   Findings f = DetectInstalledMilters("/");
   EXPECT_TRUE(f.warnings.empty()) << absl::StrJoin(f.warnings, "\n");
-  for (const char* name : {"opendmarc", "spamass-milter", "clamav-milter",
-                           "milter-greylist"}) {
+  for (const char* name :
+       {"opendmarc", "spamass-milter", "clamav-milter", "milter-greylist"}) {
     bool installed = std::filesystem::exists(absl::StrCat("/usr/sbin/", name));
     EXPECT_EQ(Find(f, name) != nullptr, installed) << name;
   }
   // The manager's own loading accepts them: defaults, conditions, checks.
   std::vector<std::string> warnings;
-  absl::StatusOr<config::ManagerConfig> config =
-      ParseConfig("", "(embedded default)", [&](config::ManagerConfig* c) {
-        AddDetectedChildren(c, &warnings);
-      });
+  absl::StatusOr<config::ManagerConfig> config = ParseConfig(
+      "", "(embedded default)",
+      [&](config::ManagerConfig* c) { AddDetectedChildren(c, &warnings); });
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->child_size(), static_cast<int>(f.children.size()));
 }

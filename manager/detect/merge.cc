@@ -18,8 +18,7 @@ ApplicableCondition DefaultCondition(const std::string& name) {
   ApplicableCondition c;
   c.set_name(name);
   if (name == kUnauthenticated) {
-    c.set_description(
-        "detected milters: the SMTP client did not authenticate");
+    c.set_description("detected milters: the SMTP client did not authenticate");
     c.mutable_authentication()->set_authenticated(false);
   } else {
     c.set_description(
@@ -60,11 +59,10 @@ void MergeDetected(const Findings& findings, ManagerConfig* config) {
         merged.clear_applicable_conditions();
       }
       merged.MergeFrom(*configured);
-      merged.set_origin(
-          configured->has_origin()
-              ? absl::StrCat(found.origin(), ", overridden at ",
-                             configured->origin())
-              : absl::StrCat(found.origin(), ", overridden"));
+      merged.set_origin(configured->has_origin()
+                            ? absl::StrCat(found.origin(), ", overridden at ",
+                                           configured->origin())
+                            : absl::StrCat(found.origin(), ", overridden"));
       *configured = merged;
     } else {
       *config->add_child() = merged;

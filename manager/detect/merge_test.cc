@@ -28,10 +28,8 @@ absl::StatusOr<ManagerConfig> Load(const FixtureTree& tree,
                                    const std::string& text,
                                    std::vector<std::string>* warnings) {
   return ParseConfig(
-      absl::StrCat("detection_root: \"", tree.root(), "\"\n", text),
-      "m.conf", [warnings](ManagerConfig* c) {
-        AddDetectedChildren(c, warnings);
-      });
+      absl::StrCat("detection_root: \"", tree.root(), "\"\n", text), "m.conf",
+      [warnings](ManagerConfig* c) { AddDetectedChildren(c, warnings); });
 }
 
 std::string Names(const ManagerConfig& c) {
@@ -73,7 +71,8 @@ TEST(Merge, ConfiguredChildOfADetectedNameOverridesInItsPlace) {
            "child { name: \"mine\" connection_spec: \"inet:9@localhost\" }\n"
            "child { name: \"clamav-milter\" enabled: true\n"
            "        applicable_conditions: \"mine-only\" }\n"
-           "applicable_condition { name: \"mine-only\" stress { max_sessions: 9 } }\n",
+           "applicable_condition { name: \"mine-only\" stress { max_sessions: "
+           "9 } }\n",
            &warnings);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(Names(*c), "opendkim,mine,clamav-milter");
@@ -133,9 +132,8 @@ TEST(Merge, WarningsDoNotStopLoading) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(Names(*c), "opendkim");
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0].find(tree.root() +
-                             "/etc/clamav/clamav-milter.conf:1: "
-                             "clamav-milter socket: "),
+  EXPECT_EQ(warnings[0].find(tree.root() + "/etc/clamav/clamav-milter.conf:1: "
+                                           "clamav-milter socket: "),
             0u);
 }
 

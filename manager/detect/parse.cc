@@ -16,7 +16,8 @@ using Vars = absl::flat_hash_map<std::string, Setting>;
 using Preset = absl::flat_hash_map<std::string, std::string>;
 
 bool NameChar(char c, bool first) {
-  return absl::ascii_isalpha(c) || c == '_' || (!first && absl::ascii_isdigit(c));
+  return absl::ascii_isalpha(c) || c == '_' ||
+         (!first && absl::ascii_isdigit(c));
 }
 
 std::string Lookup(const std::string& name, const Vars& vars,
@@ -101,11 +102,10 @@ absl::StatusOr<absl::flat_hash_map<std::string, Setting>> ParseShell(
     bool name_ok = true;
     for (size_t i = 0; i < eq; ++i) name_ok &= NameChar(line[i], i == 0);
     if (!name_ok) continue;
-    std::optional<std::string> value =
-        Word(line.substr(eq + 1), vars, preset);
+    std::optional<std::string> value = Word(line.substr(eq + 1), vars, preset);
     if (!value.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          std::string(file), ":", n + 1, ": unterminated quote"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(file), ":", n + 1, ": unterminated quote"));
     }
     vars[std::string(line.substr(0, eq))] =
         Setting{*value, static_cast<int>(n + 1)};

@@ -82,9 +82,9 @@ std::optional<config::ChildConfig> DetectRspamd(
       Found{kDefaultBind, "rspamd's built-in default bind_socket"});
   absl::StatusOr<std::string> spec = RspamdSocketToSpec(bind.value);
   if (!spec.ok()) {
-    warnings->push_back(absl::StrCat(bind.where, ": rspamd: bind_socket: ",
-                                     spec.status().message(),
-                                     "; rspamd not used"));
+    warnings->push_back(absl::StrCat(
+        bind.where, ": rspamd: bind_socket: ", spec.status().message(),
+        "; rspamd not used"));
     return std::nullopt;
   }
   config::ChildConfig child;
