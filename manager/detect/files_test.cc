@@ -132,6 +132,30 @@ TEST(ParseUcl, MalformedSaysWhereAndWhy) {
             "f:1: \"milter\" has no value");
 }
 
+// Random lines from UCL, shell and socket characters: every parser ends,
+// with a value or an error, and never crashes (run under ASan too).
+TEST(Parsers, GarbageNeverCrashesOrHangs) {
+  const std::string alphabet = "ab:=;{}\"'#/*()$[]@ \t,\\.\0-1";
+  uint32_t state = 12345;
+  auto next = [&state] { return state = state * 1103515245u + 12345u; };
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::string> lines(1 + next() % 4);
+    for (std::string& line : lines) {
+      for (uint32_t n = next() % 24; n > 0; --n) {
+        line += alphabet[(next() >> 8) % alphabet.size()];
+      }
+    }
+    // Errors always say where.
+    auto ucl = ParseUcl(lines, "f");
+    if (!ucl.ok()) EXPECT_EQ(ucl.status().message().substr(0, 2), "f:");
+    auto shell = ParseShell(lines, "f", {});
+    if (!shell.ok()) EXPECT_EQ(shell.status().message().substr(0, 2), "f:");
+    (void)FindKeyValue(lines, "a");
+    (void)MilterSocketToSpec(lines[0]);
+    (void)RspamdSocketToSpec(lines[0]);
+  }
+}
+
 TEST(Root, ReadLinesRefusesWhatIsNotAText) {
   FixtureTree tree;
   tree.Write("/etc/crlf.conf", "a b\r\nc d\r\n");

@@ -217,7 +217,10 @@ class Ucl {
     while (true) {
       if (absl::Status s = Skip(true); !s.ok()) return s;
       char c = Peek();
-      if (c == '\0' || c == '\n' || c == ';' || c == ',' || c == '}') break;
+      if (pos_ >= text_.size() || c == '\n' || c == ';' || c == ',' ||
+          c == '}') {
+        break;
+      }
       if (c == '{') {
         Advance();
         if (sections_.empty()) open_line_ = line;
