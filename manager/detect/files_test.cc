@@ -147,9 +147,13 @@ TEST(Parsers, GarbageNeverCrashesOrHangs) {
     }
     // Errors always say where.
     auto ucl = ParseUcl(lines, "f");
-    if (!ucl.ok()) EXPECT_EQ(ucl.status().message().substr(0, 2), "f:");
+    if (!ucl.ok()) {
+      EXPECT_EQ(ucl.status().message().substr(0, 2), "f:");
+    }
     auto shell = ParseShell(lines, "f", {});
-    if (!shell.ok()) EXPECT_EQ(shell.status().message().substr(0, 2), "f:");
+    if (!shell.ok()) {
+      EXPECT_EQ(shell.status().message().substr(0, 2), "f:");
+    }
     (void)FindKeyValue(lines, "a");
     (void)MilterSocketToSpec(lines[0]);
     (void)RspamdSocketToSpec(lines[0]);
