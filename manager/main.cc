@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
     if (!built.ok()) {
       return Fail(absl::Status(
           built.status().code(),
-          absl::StrCat(options.config_path.empty() ? ""
-                                                   : options.config_path + ": ",
-                       built.status().message())));
+          absl::StrCat(
+              options.config_path.empty() ? "" : options.config_path + ": ",
+              built.status().message())));
     }
     std::fprintf(stderr, "milter-manager: configuration OK (%d children)\n",
                  config->child_size());

@@ -106,9 +106,9 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
 }
 
 bool KnownFacility(const std::string& name) {
-  static const char* const kNames[] = {
-      "mail",   "daemon", "user",   "local0", "local1", "local2",
-      "local3", "local4", "local5", "local6", "local7"};
+  static const char* const kNames[] = {"mail",   "daemon", "user",   "local0",
+                                       "local1", "local2", "local3", "local4",
+                                       "local5", "local6", "local7"};
   for (const char* known : kNames) {
     if (name == known) return true;
   }
@@ -128,10 +128,10 @@ absl::Status CheckDaemonSettings(const ManagerConfig& c, const Locator& at) {
                    "absolute file path");
   }
   if (!KnownFacility(c.syslog_facility())) {
-    return Invalid(at.Where(nullptr, 0, "syslog_facility"),
-                   absl::StrCat("unknown syslog_facility \"",
-                                c.syslog_facility(),
-                                "\" (mail, daemon, user, local0..local7)"));
+    return Invalid(
+        at.Where(nullptr, 0, "syslog_facility"),
+        absl::StrCat("unknown syslog_facility \"", c.syslog_facility(),
+                     "\" (mail, daemon, user, local0..local7)"));
   }
   if (!c.pid_file().empty() && c.pid_file().front() != '/') {
     return Invalid(at.Where(nullptr, 0, "pid_file"),

@@ -16,11 +16,18 @@ namespace {
 
 // The settings Reload() cannot change: the listener, the event loops and
 // the process's own settings, all made when the manager started.
-constexpr const char* kFixedAtStart[] = {
-    "connection_spec", "unix_socket_mode", "unix_socket_group", "io_threads",
-    "max_connections", "shutdown_timeout", "log_destination",
-    "syslog_facility", "pid_file",         "user",
-    "group",           "max_open_files"};
+constexpr const char* kFixedAtStart[] = {"connection_spec",
+                                         "unix_socket_mode",
+                                         "unix_socket_group",
+                                         "io_threads",
+                                         "max_connections",
+                                         "shutdown_timeout",
+                                         "log_destination",
+                                         "syslog_facility",
+                                         "pid_file",
+                                         "user",
+                                         "group",
+                                         "max_open_files"};
 
 // Gives `next` the running values of kFixedAtStart, naming each that
 // `next` would have changed.
@@ -38,9 +45,9 @@ void KeepFixedSettings(const config::ManagerConfig& running,
     google::protobuf::TextFormat::PrintFieldValueToString(*next, field, -1,
                                                           &wanted);
     if (was != wanted && log) {
-      log(config::WARNING, absl::StrCat("reload: ", name,
-                                        " changes only at a restart (still ",
-                                        was, ")"));
+      log(config::WARNING,
+          absl::StrCat("reload: ", name, " changes only at a restart (still ",
+                       was, ")"));
     }
   }
   next->GetReflection()->SwapFields(next, &kept, fields);
@@ -88,8 +95,8 @@ Manager::Manager(std::shared_ptr<ManagerShared> shared)
   options.max_sessions = config.max_connections();
   options.io_threads = static_cast<int>(config.io_threads());
   options.worker_threads = 0;  // coroutine sessions: no blocking callbacks
-  options.shutdown_deadline = std::chrono::milliseconds(
-      std::llround(config.shutdown_timeout() * 1000));
+  options.shutdown_deadline =
+      std::chrono::milliseconds(std::llround(config.shutdown_timeout() * 1000));
   LogSink log = shared_->log;
   options.diagnostics = [log](std::string_view line) {
     if (log) log(config::WARNING, line);

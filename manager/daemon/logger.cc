@@ -19,8 +19,8 @@ namespace {
 int Facility(const std::string& name) {
   if (name == "daemon") return LOG_DAEMON;
   if (name == "user") return LOG_USER;
-  if (name.size() == 6 && name.compare(0, 5, "local") == 0 &&
-      name[5] >= '0' && name[5] <= '7') {
+  if (name.size() == 6 && name.compare(0, 5, "local") == 0 && name[5] >= '0' &&
+      name[5] <= '7') {
     static const int kLocal[] = {LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2,
                                  LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
                                  LOG_LOCAL6, LOG_LOCAL7};
@@ -139,11 +139,11 @@ void Logger::Log(config::LogLevel level, std::string_view line) {
                static_cast<int>(line.size()), line.data());
       return;
     case Kind::kFile: {
-      std::string text = absl::StrCat(
-          absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                           absl::UTCTimeZone()),
-          " milter-manager[", ::getpid(), "]: ", LevelName(level), ": ",
-          std::string(line), "\n");
+      std::string text =
+          absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                        absl::UTCTimeZone()),
+                       " milter-manager[", ::getpid(), "]: ", LevelName(level),
+                       ": ", std::string(line), "\n");
       std::lock_guard<std::mutex> lock(mu_);
       WriteAll(fd_, text);
       return;

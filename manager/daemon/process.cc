@@ -28,8 +28,8 @@ constexpr size_t kEntryBuffer = 64 * 1024;
 
 absl::StatusOr<std::unique_ptr<PidFile>> PidFile::Create(
     const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                  0644);
+  int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("pid_file ", path, ": cannot open: ", Errno()));
@@ -42,14 +42,13 @@ absl::StatusOr<std::unique_ptr<PidFile>> PidFile::Create(
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
       pid.pop_back();
     }
-    return absl::AlreadyExistsError(absl::StrCat(
-        "pid_file ", path, ": another milter-manager holds it (PID ", pid,
-        ")"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("pid_file ", path,
+                     ": another milter-manager holds it (PID ", pid, ")"));
   }
   std::string text = absl::StrCat(::getpid(), "\n");
-  if (::ftruncate(fd, 0) != 0 ||
-      ::pwrite(fd, text.data(), text.size(), 0) !=
-          static_cast<ssize_t>(text.size())) {
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) !=
+                                     static_cast<ssize_t>(text.size())) {
     std::string error = Errno();
     ::close(fd);
     return absl::UnavailableError(
@@ -87,10 +86,9 @@ absl::StatusOr<Account> LookUpAccount(const std::string& user,
           "user ", user, ": no such account; give a group as well"));
     }
   } else {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, ": no such user",
-                     rc != 0 ? absl::StrCat(" (", std::strerror(rc), ")")
-                             : ""));
+    return absl::NotFoundError(absl::StrCat(
+        "user ", user, ": no such user",
+        rc != 0 ? absl::StrCat(" (", std::strerror(rc), ")") : ""));
   }
   if (group.empty()) return account;
   struct group gr;
@@ -101,7 +99,8 @@ absl::StatusOr<Account> LookUpAccount(const std::string& user,
   } else if (absl::SimpleAtoi(group, &number)) {
     account.gid = number;
   } else {
-    return absl::NotFoundError(absl::StrCat("group ", group, ": no such group"));
+    return absl::NotFoundError(
+        absl::StrCat("group ", group, ": no such group"));
   }
   return account;
 }
@@ -113,8 +112,10 @@ absl::Status SwitchUser(const Account& account) {
   }
   if (::geteuid() != 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot run as uid ", account.uid, ": only root may "
-                     "switch users (running as uid ", ::geteuid(), ")"));
+        absl::StrCat("cannot run as uid ", account.uid,
+                     ": only root may "
+                     "switch users (running as uid ",
+                     ::geteuid(), ")"));
   }
   int rc = account.user_name.empty()
                ? ::setgroups(0, nullptr)
@@ -147,9 +148,8 @@ absl::StatusOr<uint64_t> RaiseOpenFileLimit(uint64_t wanted) {
   if (target == limit.rlim_cur) return static_cast<uint64_t>(target);
   limit.rlim_cur = target;
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot set the open-file limit to ", target, ": ",
-                     Errno()));
+    return absl::InternalError(absl::StrCat(
+        "cannot set the open-file limit to ", target, ": ", Errno()));
   }
   return static_cast<uint64_t>(target);
 }

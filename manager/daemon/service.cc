@@ -30,8 +30,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(
     const ServiceOptions& options, config::ManagerConfig config) {
   absl::StatusOr<std::unique_ptr<Logger>> logger = Logger::Create(config);
   if (!logger.ok()) return logger.status();
-  std::unique_ptr<Service> service(
-      new Service(options, *std::move(logger)));
+  std::unique_ptr<Service> service(new Service(options, *std::move(logger)));
   if (absl::Status s = service->Prepare(config); !s.ok()) return s;
   return service;
 }
@@ -42,7 +41,8 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   // Looked up before the listener opens, so that a typo costs nothing.
   std::optional<Account> account;
   if (!config.user().empty()) {
-    absl::StatusOr<Account> found = LookUpAccount(config.user(), config.group());
+    absl::StatusOr<Account> found =
+        LookUpAccount(config.user(), config.group());
     if (!found.ok()) return found.status();
     account = *found;
   }
@@ -54,9 +54,9 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   if (!manager.ok()) {
     return absl::Status(
         manager.status().code(),
-        absl::StrCat(options_.config_path.empty() ? ""
-                                                  : options_.config_path + ": ",
-                     manager.status().message()));
+        absl::StrCat(
+            options_.config_path.empty() ? "" : options_.config_path + ": ",
+            manager.status().message()));
   }
   manager_ = *std::move(manager);
   if (absl::Status s = manager_->Listen(); !s.ok()) return s;
@@ -69,22 +69,20 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   if (account.has_value()) {
     if (absl::Status s = SwitchUser(*account); !s.ok()) return s;
   }
-  absl::StatusOr<std::unique_ptr<SignalWatcher>> signals =
-      SignalWatcher::Start([this] { (void)Reload(); },
-                           [this] {
-                             absl::Status s = logger_->Reopen();
-                             logger_->Log(s.ok() ? config::INFO
-                                                 : config::ERROR,
-                                          s.ok() ? "log file reopened"
-                                                 : std::string(s.message()));
-                           });
+  absl::StatusOr<std::unique_ptr<SignalWatcher>> signals = SignalWatcher::Start(
+      [this] { (void)Reload(); },
+      [this] {
+        absl::Status s = logger_->Reopen();
+        logger_->Log(s.ok() ? config::INFO : config::ERROR,
+                     s.ok() ? "log file reopened" : std::string(s.message()));
+      });
   if (!signals.ok()) return signals.status();
   signals_ = *std::move(signals);
   logger_->Log(
       config::INFO,
       absl::StrCat("listening on ", manager_->bound_specs().front(), " with ",
-                   config.child_size(), " children (pid ", ::getpid(),
-                   ", uid ", ::getuid(), ", open files ", *files, ")"));
+                   config.child_size(), " children (pid ", ::getpid(), ", uid ",
+                   ::getuid(), ", open files ", *files, ")"));
   return absl::OkStatus();
 }
 
@@ -101,9 +99,8 @@ absl::Status Service::Run() {
 
 absl::Status Service::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu_);
-  std::string source =
-      options_.config_path.empty() ? "the embedded default"
-                                   : options_.config_path;
+  std::string source = options_.config_path.empty() ? "the embedded default"
+                                                    : options_.config_path;
   absl::StatusOr<config::ManagerConfig> config = LoadEffectiveConfig(options_);
   absl::Status s = config.ok() ? manager_->Reload(*config) : config.status();
   if (!s.ok()) {

@@ -35,8 +35,8 @@ class SignalWatcher {
   SignalWatcher& operator=(const SignalWatcher&) = delete;
 
  private:
-  SignalWatcher(int signal_fd, int stop_fd) : signal_fd_(signal_fd),
-                                              stop_fd_(stop_fd) {}
+  SignalWatcher(int signal_fd, int stop_fd)
+      : signal_fd_(signal_fd), stop_fd_(stop_fd) {}
   void Loop(std::function<void()> on_hangup, std::function<void()> on_user1);
 
   int signal_fd_;
