@@ -135,7 +135,7 @@ absl::Status CheckDaemonSettings(const ManagerConfig& c, const Locator& at) {
   }
   if (!c.pid_file().empty() && c.pid_file().front() != '/') {
     return Invalid(at.Where(nullptr, 0, "pid_file"),
-                   "pid_file must be an absolute path");
+                   "pid_file must be absolute (a path from /)");
   }
   if (c.user().empty() && !c.group().empty()) {
     return Invalid(at.Where(nullptr, 0, "group"),
