@@ -8,6 +8,7 @@
 set -u
 bin="$(pwd)/manager/milter-manager"
 mta="$(pwd)/tools/milter-test-server/milter-test-server"
+load="$(pwd)/tools/milter-load/milter-load"
 tmp="$(mktemp -d /tmp/mgrd.XXXXXX)"
 chmod 755 "$tmp"
 pid=""
@@ -54,7 +55,7 @@ if [ "$(id -u)" = 0 ]; then
   want_uid="$(id -u nobody)"
   chown nobody "$tmp/log" "$tmp/run"
 fi
-write_config ACCEPT
+write_config ACCEPT 'shutdown_timeout: 2'
 "$bin" --config "$tmp/c.conf" 2>"$tmp/stderr" &
 pid=$!
 wait_for_log 1 "listening on unix:$tmp/run/m.sock"
@@ -110,10 +111,17 @@ mv "$log" "$log.1"
 kill -USR1 "$pid"
 wait_for_log 1 "log file reopened" "$log"
 
+# SIGTERM with connections that never end: they get shutdown_timeout, then
+# are closed, and the manager exits 0.
+"$load" -s "unix:$tmp/run/m.sock" --idle 5 --hold 120 >"$tmp/idle" 2>&1 &
+idle=$!
+wait_for_log 1 "idle: 5 connections negotiated" "$tmp/idle"
 kill -TERM "$pid"
 wait "$pid"
 status=$?
 pid=""
+kill "$idle" 2>/dev/null
+wait "$idle" 2>/dev/null
 [ "$status" = 0 ] || fail "exit after SIGTERM: $status ($(cat "$tmp/stderr"))"
 wait_for_log 1 "stopped"
 [ -e "$tmp/run/m.sock" ] && fail "socket left behind"
