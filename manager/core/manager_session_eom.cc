@@ -158,7 +158,8 @@ client::Status ManagerSession::ClientGone(Context& ctx) {
   for (auto& child : children_) {
     child->session().set_on_progress(nullptr);
     if (child->active() && !child->session().negotiated_ok()) {
-      (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"));
+      (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"),
+                        /*report=*/false);
     }
   }
   changes_.clear();
