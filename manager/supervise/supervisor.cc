@@ -93,10 +93,10 @@ struct Supervisor::Launched {
   uint64_t request = 0;     // the launch request in flight; 0: none
   uint64_t generation = 0;  // counts launches; stale waits end
   uint64_t restarts = 0;
-  int crashes = 0;  // exits in a row, for the delay
-  absl::Time started_at = absl::InfinitePast();
-  bool removed = false;                   // stop; do not restart
-  std::optional<LaunchSpec> replacement;  // relaunch with it after exit
+  int crashes = 0;                          // exits in a row, for the delay
+  absl::Time up_at = absl::InfinitePast();  // when it last came up
+  bool removed = false;                     // stop; do not restart
+  std::optional<LaunchSpec> replacement;    // relaunch with it after exit
 };
 
 Supervisor::Supervisor(std::shared_ptr<HealthRegistry> health,
@@ -207,10 +207,11 @@ void Supervisor::ScheduleRestart(Launched& child, const std::string& why) {
   if (stopping_ || child.removed) return;
   absl::Duration initial = absl::Seconds(config_->restart_backoff_initial());
   absl::Duration maximum = absl::Seconds(config_->restart_backoff_maximum());
-  if (child.started_at != absl::InfinitePast() &&
-      absl::Now() - child.started_at > maximum) {
+  if (child.up_at != absl::InfinitePast() &&
+      absl::Now() - child.up_at > maximum) {
     child.crashes = 0;
   }
+  child.up_at = absl::InfinitePast();
   absl::Duration delay = initial * std::pow(2.0, std::min(child.crashes, 40));
   delay = std::min(delay, maximum);
   ++child.crashes;
@@ -257,7 +258,6 @@ void Supervisor::OnEvent(const LaunchEvent& event) {
     return;
   }
   child->pid = event.pid;
-  child->started_at = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     ++running_;
@@ -352,6 +352,7 @@ asio::awaitable<void> Supervisor::WaitListening(std::string name,
     Launched& child = *it->second;
     if (s.ok()) {
       child.health->Set(ChildState::Health::kUp);
+      child.up_at = absl::Now();
       Emit(config::INFO, absl::StrCat("child ", name, " (pid ", child.pid,
                                       ") is up on ", child.socket));
       co_return;

@@ -5,7 +5,8 @@
 //   connection, and are killed and restarted when they do not within
 //   child_start_timeout. One that exits (or cannot be started) is "down"
 //   and restarted after a delay that doubles from restart_backoff_initial
-//   to restart_backoff_maximum (reset once it ran longer than the maximum).
+//   to restart_backoff_maximum (reset once it was up for longer than the
+//   maximum).
 // - Every child whose circuit opened (HealthRegistry, health.h) is probed
 //   every circuit_probe_interval: a connection and an option negotiation,
 //   as a session would. A plain connection is not enough: a hung child
