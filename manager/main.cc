@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "manager/config/config.h"
 #include "manager/core/manager.h"
+#include "manager/supervise/launcher.h"
+#include "manager/supervise/supervisor.h"
 #include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -99,8 +101,9 @@ int main(int argc, char** argv) {
     std::fputs(milter::manager::ConfigToText(*config).c_str(), stdout);
     return 0;
   }
+  auto health = std::make_shared<milter::manager::HealthRegistry>();
   absl::StatusOr<std::unique_ptr<milter::manager::Manager>> created =
-      milter::manager::Manager::Create(*config, LogToStderr);
+      milter::manager::Manager::Create(*config, LogToStderr, health);
   if (!created.ok()) {
     std::string file = absl::GetFlag(FLAGS_config);
     std::fprintf(stderr, "milter-manager: %s%s\n",
@@ -113,6 +116,23 @@ int main(int argc, char** argv) {
                  config->child_size());
     return 0;
   }
+  // Children with a command are started by a launcher forked now, while
+  // the process has one thread and all its privileges.
+  std::unique_ptr<milter::manager::Launcher> launcher;
+  if (milter::manager::Supervisor::LaunchesChildren(*config)) {
+    absl::StatusOr<std::unique_ptr<milter::manager::Launcher>> started =
+        milter::manager::Launcher::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "milter-manager: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    launcher = *std::move(started);
+  }
+  milter::manager::Supervisor supervisor(health, std::move(launcher),
+                                         LogToStderr);
+  supervisor.Configure(
+      std::make_shared<const milter::manager::ManagerConfig>(*config));
   milter::manager::Manager& manager = **created;
   if (absl::Status s = manager.Listen(); !s.ok()) {
     std::fprintf(stderr, "milter-manager: %s\n",

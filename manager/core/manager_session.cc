@@ -76,10 +76,10 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
     ChildHealth* health = child->health();
     if (health != nullptr && !health->Admit()) {
       // Down or starting: its fallback at once, nothing reported.
-      child->Fail(absl::UnavailableError(
-                      absl::StrCat(HealthName(health->health()),
-                                   " (circuit open): ", health->last_error())),
-                  false);
+      child->Fail(
+          absl::UnavailableError(absl::StrCat(HealthName(health->health()),
+                                              ": ", health->last_error())),
+          false);
       continue;
     }
     opens.push_back([](Child* c) -> asio::awaitable<void> {

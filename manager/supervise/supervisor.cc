@@ -128,6 +128,13 @@ Supervisor::Supervisor(std::shared_ptr<HealthRegistry> health,
 
 Supervisor::~Supervisor() { Stop(); }
 
+bool Supervisor::LaunchesChildren(const config::ManagerConfig& config) {
+  for (const config::ChildConfig& c : config.child()) {
+    if (!c.command().empty() && c.enabled()) return true;
+  }
+  return false;
+}
+
 void Supervisor::Emit(config::LogLevel level, const std::string& line) const {
   if (log_) log_(level, line);
 }
@@ -252,8 +259,6 @@ void Supervisor::OnEvent(const LaunchEvent& event) {
   if (child == nullptr) return;
   child->request = 0;
   if (event.kind == LaunchEvent::Kind::kFailed) {
-    Emit(config::ERROR, absl::StrCat("child ", child->name,
-                                     " cannot be started: ", event.detail));
     ScheduleRestart(*child, absl::StrCat("cannot be started: ", event.detail));
     return;
   }

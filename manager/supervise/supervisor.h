@@ -64,6 +64,9 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
+  // Whether some enabled child has a command (then a Launcher is needed).
+  static bool LaunchesChildren(const config::ManagerConfig& config);
+
   // Applies `config`: the registry learns the children; children with a
   // new command start; removed ones stop; changed ones restart.
   void Configure(std::shared_ptr<const config::ManagerConfig> config);
