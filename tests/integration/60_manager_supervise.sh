@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# milter-manager launching and supervising a child through a real Postfix:
+# the example filter is started by the manager (as user nobody, through the
+# privileged launcher), killed with SIGKILL while mail flows, and restarted;
+# every message is accepted and delivered (fallback ACCEPT while it is
+# down, with the filter's changes while it is up), none is lost; at the
+# manager's exit the child is stopped.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tests/postfix/postfix_env.sh
+source tests/integration/manager_diff.bash
+md_setup 13500
+
+echo "== building the manager and the example filter"
+md_build
+# The child runs as nobody: its program and socket directory must be
+# reachable by nobody (Bazel's output tree is not).
+RUN="$MD_WORK/run"
+mkdir -p "$RUN"
+chown nobody "$RUN"
+cp "$MD_SAMPLE" "$MD_WORK/sample_filter"
+chmod 755 "$MD_WORK/sample_filter"
+md_standard_messages
+
+MANAGER_PORT=$((MD_PORT_BASE + 40))
+md_port
+pf_start "$MD_PORT" "inet:127.0.0.1:$MANAGER_PORT" || md_fail "postfix did not start"
+SENT=0
+
+# send: the plain message through Postfix and the manager; fails unless it
+# is accepted and delivered. Sets EML.
+send() {
+  SENT=$((SENT + 1))
+  local reply
+  reply="$(pf_send_file sender@example.com a@dest.example "$MD_WORK/messages/plain")"
+  case "$reply" in
+    "OK 2"*) ;;
+    *) md_fail "message $SENT: reply '$reply', want it accepted" ;;
+  esac
+  pf_wait_delivered "$SENT" 60 >/dev/null || md_fail "message $SENT: not delivered"
+  EML="$(pf_sink_files | tail -1)"
+}
+
+filtered() { grep -qa '^X-Sample: yes' "$EML"; }
+
+# pid_of N: the pid of the Nth start of the child, from the manager's log.
+pid_of() {
+  grep -oE 'child sample started: .* \(pid [0-9]+\)' "$MD_WORK/manager.log" |
+    sed -n "${1}p" | grep -oE '[0-9]+\)$' | tr -d ')'
+}
+
+md_start_manager manager "$MANAGER_PORT" "log_level: DEBUG
+restart_backoff_initial: 2
+$(md_child sample "unix:$RUN/sample.sock" "fallback_status: ACCEPT" \
+  "command: \"$MD_WORK/sample_filter\"" "arguments: \"unix:$RUN/sample.sock\"" \
+  "user: \"nobody\"" "working_directory: \"$RUN\"")"
+md_wait_log manager "child sample \(pid [0-9]+\) is up" 30 || md_fail "the child never came up"
+FIRST="$(pid_of 1)"
+[ -n "$FIRST" ] || md_fail "no pid for the child"
+[ "$(ps -o user= -p "$FIRST" | tr -d ' ')" = nobody ] || md_fail "the child does not run as nobody"
+md_ok "the manager started the example filter as nobody (pid $FIRST)"
+send; filtered || md_fail "message $SENT: the example filter's changes missing"
+md_ok "message $SENT delivered through the launched child"
+
+echo "== the child killed with SIGKILL while mail flows"
+kill -KILL "$FIRST"
+md_wait_log manager "child sample \(pid $FIRST\) exited: killed by signal 9" 30 ||
+  md_fail "the manager did not see the child die"
+UNFILTERED=0
+# Mail keeps flowing while it is down (fallback ACCEPT) and after it is
+# back; wait for it to be up again between two messages.
+for i in $(seq 20); do
+  send
+  filtered || UNFILTERED=$((UNFILTERED + 1))
+  if [ "$(grep -cE 'child sample \(pid [0-9]+\) is up' "$MD_WORK/manager.log")" -ge 2 ]; then
+    break
+  fi
+done
+SECOND="$(pid_of 2)"
+[ -n "$SECOND" ] && [ "$SECOND" != "$FIRST" ] || md_fail "no new pid for the child"
+grep -qE 'child sample: exited: killed by signal 9; restarting in 2s' "$MD_WORK/manager.log" ||
+  md_fail "no restart with the initial delay logged"
+md_ok "restarted as pid $SECOND; $UNFILTERED messages got the fallback meanwhile"
+md_wait_log manager "child sample \(pid $SECOND\) is up" 30 || md_fail "the new child never came up"
+send; filtered || md_fail "message $SENT: the restarted filter's changes missing"
+md_ok "all $SENT messages accepted and delivered; the restarted child filters again"
+
+echo "== the manager's exit stops the child"
+md_stop manager
+for _ in $(seq 100); do kill -0 "$SECOND" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SECOND" 2>/dev/null && md_fail "the child outlived the manager"
+md_ok "the child stopped with the manager"
+pf_stop
+md_pass
