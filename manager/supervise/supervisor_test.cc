@@ -165,6 +165,35 @@ TEST(SupervisorTest, ACommandWithoutLauncherIsDown) {
   EXPECT_EQ(supervisor.Snapshot()[0].health, ChildState::Health::kDown);
 }
 
+TEST(SupervisorTest, AReloadRestartsChangedAndStopsRemovedChildren) {
+  auto launcher = Launcher::Start();
+  ASSERT_TRUE(launcher.ok());
+  Lines lines;
+  auto health = std::make_shared<HealthRegistry>();
+  Supervisor supervisor(health, *std::move(launcher), lines.Sink());
+  auto child = [](const std::string& seconds) {
+    return absl::StrCat(
+        "child_start_timeout: 3600\n"
+        "child { name: \"s\" connection_spec: \"unix:/nonexistent/s\" "
+        "command: \"/bin/sleep\" arguments: \"",
+        seconds, "\" }\n");
+  };
+  supervisor.Configure(Config(child("600")));
+  ASSERT_TRUE(lines.WaitFor("child s started"));
+  int64_t first = supervisor.Snapshot()[0].pid;
+  supervisor.Configure(Config(child("601")));  // changed: restarted
+  ASSERT_TRUE(lines.WaitFor("child s started", 2));
+  EXPECT_EQ(lines.Matching("exited: killed by signal 15").size(), 1u);
+  EXPECT_TRUE(lines.Matching("restarting in").empty());
+  ChildState state = supervisor.Snapshot()[0];
+  EXPECT_NE(state.pid, first);
+  EXPECT_EQ(state.health, ChildState::Health::kStarting);
+  supervisor.Configure(Config(""));  // removed: stopped
+  ASSERT_TRUE(lines.WaitFor("exited: killed by signal 15", 2));
+  EXPECT_TRUE(supervisor.Snapshot().empty());
+  EXPECT_NE(::kill(static_cast<pid_t>(state.pid), 0), 0);
+}
+
 // A manager (ManagerSessions on a client::Runner) sharing `health`.
 class ManagerWithHealth {
  public:
