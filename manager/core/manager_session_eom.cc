@@ -190,6 +190,9 @@ asio::awaitable<void> ManagerSession::RunChain(
         child.name(), "end-of-message",
         result.ok() ? codec::StatusName(result->verdict.decision) : "failed",
         absl::Now() - start);
+    if (result.ok() && child.health() != nullptr) {
+      child.health()->Answered(absl::Now() - start);
+    }
     bool ends = !result.ok() || (!child.evaluation_mode() &&
                                  EndsMessage(result->verdict.decision));
     if (result.ok() && !child.evaluation_mode() && !ends) {
@@ -300,6 +303,9 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
                              ? codec::StatusName(results[i]->verdict.decision)
                              : "failed",
                          took[i]);
+      if (results[i].ok() && child.health() != nullptr) {
+        child.health()->Answered(took[i]);
+      }
     }
     if (!results[i].ok()) {
       Consider(child, results[i].status(), Scope::kMessage, &outcome);

@@ -11,9 +11,7 @@ namespace milter::manager {
 void ChildHealth::Succeeded(absl::Duration latency) {
   sessions_.fetch_add(1, std::memory_order_relaxed);
   consecutive_failures_.store(0, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(absl::ToInt64Nanoseconds(latency),
-                            std::memory_order_relaxed);
-  latency_count_.fetch_add(1, std::memory_order_relaxed);
+  Answered(latency);
 }
 
 void ChildHealth::Failed(const absl::Status& error) {

@@ -8,6 +8,7 @@
 //     started: the session gives the child's fallback at once, without
 //     connecting or waiting for a timeout (and reports nothing);
 //   - Succeeded(latency) when it connected and negotiated,
+//   - Answered(latency) for each later answer (for the mean latency),
 //   - Failed(error) when it could not connect, timed out, broke the
 //     protocol or died during the session.
 // `circuit_failures` consecutive failures open the circuit: the child is
@@ -56,6 +57,12 @@ class ChildHealth : public std::enable_shared_from_this<ChildHealth> {
   }
   // A session connected and negotiated in `latency`.
   void Succeeded(absl::Duration latency);
+  // It answered a stage in `latency`.
+  void Answered(absl::Duration latency) {
+    latency_sum_ns_.fetch_add(absl::ToInt64Nanoseconds(latency),
+                              std::memory_order_relaxed);
+    latency_count_.fetch_add(1, std::memory_order_relaxed);
+  }
   // A session found the child failing; may open the circuit.
   void Failed(const absl::Status& error);
   std::string last_error() const;

@@ -167,6 +167,12 @@ void Supervisor::Apply(std::shared_ptr<const config::ManagerConfig> config) {
     }
     Launched& child = *it->second;
     child.socket = c.connection_spec();
+    if (child.removed) {
+      // Still stopping after a removal: started again once it exited.
+      child.removed = false;
+      child.replacement = std::move(spec);
+      continue;
+    }
     if (SameSpec(child.spec, spec)) continue;
     if (child.pid != 0) {
       child.replacement = std::move(spec);

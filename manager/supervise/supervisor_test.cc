@@ -192,6 +192,14 @@ TEST(SupervisorTest, AReloadRestartsChangedAndStopsRemovedChildren) {
   ASSERT_TRUE(lines.WaitFor("exited: killed by signal 15", 2));
   EXPECT_TRUE(supervisor.Snapshot().empty());
   EXPECT_NE(::kill(static_cast<pid_t>(state.pid), 0), 0);
+  // Removed and added back before it stopped: started again after.
+  supervisor.Configure(Config(child("602")));
+  ASSERT_TRUE(lines.WaitFor("child s started", 3));
+  supervisor.Configure(Config(""));
+  supervisor.Configure(Config(child("603")));
+  ASSERT_TRUE(lines.WaitFor("child s started", 4));
+  EXPECT_EQ(lines.Matching("exited: killed by signal 15").size(), 3u);
+  EXPECT_EQ(supervisor.Snapshot().size(), 1u);
 }
 
 // A manager (ManagerSessions on a client::Runner) sharing `health`.
