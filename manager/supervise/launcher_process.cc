@@ -110,6 +110,14 @@ void BuildEnvironment(const std::vector<std::string>& extra, Prepared* p) {
   for (const std::string& o : overrides) p->envp.push_back(o);
 }
 
+// Every signal back to its default action (ignored ones would survive
+// exec; the manager may have handlers of its own).
+void DefaultSignals() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+}
+
 // In the forked child: never returns; on failure writes why to `error_fd`.
 [[noreturn]] void ExecChild(const Prepared& p, int error_fd, pid_t launcher) {
   auto fail = [error_fd](const char* step) {
@@ -120,9 +128,7 @@ void BuildEnvironment(const std::vector<std::string>& extra, Prepared* p) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGINT, SIGHUP, SIGPIPE, SIGTERM, SIGCHLD}) {
-    ::signal(sig, SIG_DFL);
-  }
+  DefaultSignals();
   if (::setsid() < 0) fail("setsid");
   int null = ::open("/dev/null", O_RDONLY);
   if (null < 0 || ::dup2(null, 0) < 0) fail("/dev/null");
@@ -306,6 +312,9 @@ void RunLauncherProcess(int fd) {
   }
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::close_range(4, ~0U, 0);
+  DefaultSignals();
+  // A terminal's ^C or hangup is for the manager; the launcher ends when
+  // the manager does.
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
