@@ -7,6 +7,7 @@
 
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "manager/supervise/launcher_process.h"
 #include "manager/supervise/launcher_wire.h"
 #include "milter/server/blocking_session.h"
 
@@ -218,6 +220,53 @@ TEST(LauncherTest, AnotherUserWithoutRootIsAClearError) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Sends `fields` (encoded) or raw bytes over `fd`.
+void SendRaw(int fd, const std::string& bytes) {
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+}
+
+TEST(LauncherProcessTest, IgnoresMalformedRequestsAndKeepsServing) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    launcher_internal::RunLauncherProcess(fds[1]);
+  }
+  ::close(fds[1]);
+  SendRaw(fds[0], "garbage");
+  SendRaw(fds[0], std::string(launcher_wire::kMaxWireMessage + 100, '\xff'));
+  SendRaw(fds[0], *launcher_wire::Encode({"launch", "1"}));
+  SendRaw(fds[0], *launcher_wire::Encode(
+                      {"launch", "2", "/bin/true", "", "", "", "99999"}));
+  SendRaw(fds[0], *launcher_wire::Encode({"stop", "x", "y"}));
+  SendRaw(fds[0], *launcher_wire::Encode({"stop", "1"}));
+  SendRaw(fds[0], *launcher_wire::Encode({"unknown"}));
+  SendRaw(fds[0], *launcher_wire::Encode({"launch", "3", "/bin/sh", "", "", "",
+                                          "2", "-c", "exit 4"}));
+  // Two malformed launches are refused by id; then the good one runs.
+  std::vector<std::string> got;
+  char buffer[4096];
+  while (got.size() < 4) {
+    ssize_t n = ::recv(fds[0], buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0);
+    std::optional<std::vector<std::string>> f =
+        launcher_wire::Decode(std::string_view(buffer, n));
+    ASSERT_TRUE(f.has_value());
+    got.push_back((*f)[0] + " " + (*f)[1] + " " + (*f)[2]);
+  }
+  EXPECT_EQ(got[0], "failed 1 malformed request");
+  EXPECT_EQ(got[1], "failed 2 malformed request");
+  EXPECT_THAT(got[2], ::testing::StartsWith("started 3 "));
+  EXPECT_THAT(got[3], ::testing::EndsWith(" exit status 4"));
+  ::close(fds[0]);  // end of file: it exits
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(LauncherWireTest, RoundTripsAndRefusesMalformedMessages) {
