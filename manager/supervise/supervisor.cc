@@ -120,7 +120,6 @@ Supervisor::Supervisor(std::shared_ptr<HealthRegistry> health,
     });
   });
   if (launcher_ != nullptr) {
-    reading_ = true;
     asio::co_spawn(io_, ReadEvents(), asio::detached);
   }
   thread_ = std::thread([this] { io_.run(); });
@@ -167,6 +166,7 @@ void Supervisor::Apply(std::shared_ptr<const config::ManagerConfig> config) {
     }
     Launched& child = *it->second;
     child.socket = c.connection_spec();
+    child.health = health_->Get(c.name());  // a new record if it was removed
     if (child.removed) {
       // Still stopping after a removal: started again once it exited.
       child.removed = false;

@@ -107,7 +107,6 @@ class Supervisor {
   absl::flat_hash_set<std::string> probing_;
   uint64_t next_request_ = 0;
   bool stopping_ = false;
-  bool reading_ = false;
 
   // Running launched processes, for Stop() to wait on.
   mutable absl::Mutex mu_;
