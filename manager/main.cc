@@ -1,8 +1,9 @@
 // milter-manager: one milter to the MTA, an MTA to its child milters. See
-// docs/milter-manager.md. Exits 0 after a clean stop (SIGTERM/SIGINT), 1 on
-// a configuration or start-up error (one line on stderr naming the file,
-// line and problem), 2 on a usage error.
+// docs/milter-manager.md and milter-manager(8). Exits 0 after a clean stop
+// (SIGTERM/SIGINT), 1 on a configuration or start-up error (one line on
+// stderr naming the file, line and problem), 2 on a usage error.
 
+#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -14,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "manager/config/config.h"
 #include "manager/core/manager.h"
-#include "manager/supervise/launcher.h"
-#include "manager/supervise/supervisor.h"
+#include "manager/daemon/service.h"
+#include "manager/daemon/signal_watcher.h"
 #include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -31,43 +32,10 @@ ABSL_FLAG(bool, check_config, false,
 
 namespace {
 
-using milter::manager::config::LogLevel;
-
-const char* LevelName(LogLevel level) {
-  switch (level) {
-    case milter::manager::config::ERROR:
-      return "error";
-    case milter::manager::config::WARNING:
-      return "warning";
-    case milter::manager::config::DEBUG:
-      return "debug";
-    default:
-      return "info";
-  }
-}
-
-void LogToStderr(LogLevel level, std::string_view line) {
-  // One write per line, so that lines from several threads do not mix.
-  std::string text = absl::StrCat("milter-manager: ", LevelName(level), ": ",
-                                  std::string(line), "\n");
-  std::fwrite(text.data(), 1, text.size(), stderr);
-}
-
-absl::StatusOr<milter::manager::ManagerConfig> Configuration() {
-  std::string path = absl::GetFlag(FLAGS_config);
-  absl::StatusOr<milter::manager::ManagerConfig> config =
-      path.empty() ? milter::manager::EmbeddedDefault()
-                   : milter::manager::LoadConfigFile(path);
-  if (!config.ok()) return config;
-  std::string spec = absl::GetFlag(FLAGS_connection_spec);
-  if (!spec.empty()) {
-    // Validated like the file's own value.
-    config->set_connection_spec(spec);
-    auto checked = milter::manager::ParseConfig(
-        milter::manager::ConfigToText(*config), "--connection-spec");
-    if (!checked.ok()) return checked.status();
-  }
-  return config;
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "milter-manager: %s\n",
+               std::string(status.message()).c_str());
+  return 1;
 }
 
 }  // namespace
@@ -91,62 +59,38 @@ int main(int argc, char** argv) {
           "milter-manager", "give the configuration with --config FILE")) {
     return *exit_status;
   }
-  absl::StatusOr<milter::manager::ManagerConfig> config = Configuration();
-  if (!config.ok()) {
-    std::fprintf(stderr, "milter-manager: %s\n",
-                 std::string(config.status().message()).c_str());
-    return 1;
-  }
+  milter::manager::ServiceOptions options;
+  options.config_path = absl::GetFlag(FLAGS_config);
+  options.connection_spec = absl::GetFlag(FLAGS_connection_spec);
+  absl::StatusOr<milter::manager::ManagerConfig> config =
+      milter::manager::LoadEffectiveConfig(options);
+  if (!config.ok()) return Fail(config.status());
   if (absl::GetFlag(FLAGS_show_config)) {
     std::fputs(milter::manager::ConfigToText(*config).c_str(), stdout);
     return 0;
   }
-  auto health = std::make_shared<milter::manager::HealthRegistry>();
-  absl::StatusOr<std::unique_ptr<milter::manager::Manager>> created =
-      milter::manager::Manager::Create(*config, LogToStderr, health);
-  if (!created.ok()) {
-    std::string file = absl::GetFlag(FLAGS_config);
-    std::fprintf(stderr, "milter-manager: %s%s\n",
-                 file.empty() ? "" : (file + ": ").c_str(),
-                 std::string(created.status().message()).c_str());
-    return 1;
-  }
   if (absl::GetFlag(FLAGS_check_config)) {
+    // Builds what the configuration describes, without listening.
+    absl::StatusOr<std::unique_ptr<milter::manager::Manager>> built =
+        milter::manager::Manager::Create(*config, nullptr);
+    if (!built.ok()) {
+      return Fail(absl::Status(
+          built.status().code(),
+          absl::StrCat(
+              options.config_path.empty() ? "" : options.config_path + ": ",
+              built.status().message())));
+    }
     std::fprintf(stderr, "milter-manager: configuration OK (%d children)\n",
                  config->child_size());
     return 0;
   }
-  // Children with a command are started by a launcher forked now, while
-  // the process has one thread and all its privileges.
-  std::unique_ptr<milter::manager::Launcher> launcher;
-  if (milter::manager::Supervisor::LaunchesChildren(*config)) {
-    absl::StatusOr<std::unique_ptr<milter::manager::Launcher>> started =
-        milter::manager::Launcher::Start();
-    if (!started.ok()) {
-      std::fprintf(stderr, "milter-manager: %s\n",
-                   std::string(started.status().message()).c_str());
-      return 1;
-    }
-    launcher = *std::move(started);
-  }
-  milter::manager::Supervisor supervisor(health, std::move(launcher),
-                                         LogToStderr);
-  supervisor.Configure(
-      std::make_shared<const milter::manager::ManagerConfig>(*config));
-  milter::manager::Manager& manager = **created;
-  if (absl::Status s = manager.Listen(); !s.ok()) {
-    std::fprintf(stderr, "milter-manager: %s\n",
-                 std::string(s.message()).c_str());
-    return 1;
-  }
-  LogToStderr(milter::manager::config::INFO,
-              absl::StrCat("listening on ", manager.bound_specs().front(),
-                           " with ", config->child_size(), " children"));
-  absl::Status s = manager.Run();
-  if (!s.ok()) {
-    std::fprintf(stderr, "milter-manager: %s\n",
-                 std::string(s.message()).c_str());
-    return 1;
-  }
-  return 0;
+  // Before any thread starts, so that SIGHUP and SIGUSR1 reach only the
+  // service's watcher. A closed stderr (a pipe whose reader went away)
+  // must not kill the manager.
+  milter::manager::BlockWatchedSignals();
+  std::signal(SIGPIPE, SIG_IGN);
+  absl::StatusOr<std::unique_ptr<milter::manager::Service>> service =
+      milter::manager::Service::Start(options, *std::move(config));
+  if (!service.ok()) return Fail(service.status());
+  return (*service)->Run().ok() ? 0 : 1;
 }

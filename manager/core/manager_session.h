@@ -55,8 +55,11 @@ namespace milter::manager {
 using LogSink = std::function<void(config::LogLevel, std::string_view)>;
 
 // What the sessions of one manager share: the configuration in force and
-// what was built from it. Thread-safe (the counter is atomic, the rest
-// immutable; the health registry is thread-safe).
+// what was built from it (one generation: a reload makes a new one, and
+// sessions in flight keep theirs), and what lives as long as the process
+// (the log, the count of sessions, the children's health), carried from
+// one generation to the next. Thread-safe (the counter is atomic, the
+// health registry thread-safe, the rest immutable).
 struct ManagerShared {
   std::shared_ptr<const config::ManagerConfig> config;
   std::shared_ptr<const conditions::ConditionSet> conditions;  // may be null
@@ -66,7 +69,9 @@ struct ManagerShared {
   // breaker (manager/supervise/health.h). May be null: every child is
   // always tried.
   std::shared_ptr<HealthRegistry> health;
-  mutable std::atomic<size_t> active_sessions{0};
+  // MTA connections being served, over all generations.
+  std::shared_ptr<std::atomic<size_t>> active_sessions =
+      std::make_shared<std::atomic<size_t>>(0);
 };
 
 class ManagerSession : public client::CoroutineFilter {

@@ -28,6 +28,7 @@ class ManagerUnderTest {
                    const std::string& extra = "", LogSink log = nullptr);
   ~ManagerUnderTest();
   const std::string& spec() const { return spec_; }
+  Manager& manager() { return *manager_; }
 
  private:
   std::unique_ptr<Manager> manager_;

@@ -1,0 +1,134 @@
+// Service: start-up order, reload and signals of the manager daemon.
+
+#include "manager/daemon/service.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "manager/config/config.h"
+
+namespace milter::manager {
+
+absl::StatusOr<config::ManagerConfig> LoadEffectiveConfig(
+    const ServiceOptions& options) {
+  absl::StatusOr<config::ManagerConfig> config =
+      options.config_path.empty() ? EmbeddedDefault()
+                                  : LoadConfigFile(options.config_path);
+  if (!config.ok()) return config;
+  if (!options.connection_spec.empty()) {
+    // Validated like the file's own value.
+    config->set_connection_spec(options.connection_spec);
+    auto checked = ParseConfig(ConfigToText(*config), "--connection-spec");
+    if (!checked.ok()) return checked.status();
+  }
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<Service>> Service::Start(
+    const ServiceOptions& options, config::ManagerConfig config) {
+  absl::StatusOr<std::unique_ptr<Logger>> logger = Logger::Create(config);
+  if (!logger.ok()) return logger.status();
+  std::unique_ptr<Service> service(new Service(options, *std::move(logger)));
+  if (absl::Status s = service->Prepare(config); !s.ok()) return s;
+  return service;
+}
+
+absl::Status Service::Prepare(const config::ManagerConfig& config) {
+  absl::StatusOr<uint64_t> files = RaiseOpenFileLimit(config.max_open_files());
+  if (!files.ok()) return files.status();
+  // Looked up before the listener opens, so that a typo costs nothing.
+  std::optional<Account> account;
+  if (!config.user().empty()) {
+    absl::StatusOr<Account> found =
+        LookUpAccount(config.user(), config.group());
+    if (!found.ok()) return found.status();
+    account = *found;
+  }
+  Logger* log = logger_.get();
+  LogSink sink = [log](config::LogLevel level, std::string_view line) {
+    log->Log(level, line);
+  };
+  absl::StatusOr<std::unique_ptr<Manager>> manager =
+      Manager::Create(config, sink, health_);
+  if (!manager.ok()) {
+    return absl::Status(
+        manager.status().code(),
+        absl::StrCat(
+            options_.config_path.empty() ? "" : options_.config_path + ": ",
+            manager.status().message()));
+  }
+  manager_ = *std::move(manager);
+  if (absl::Status s = manager_->Listen(); !s.ok()) return s;
+  if (!config.pid_file().empty()) {
+    absl::StatusOr<std::unique_ptr<PidFile>> pid =
+        PidFile::Create(config.pid_file());
+    if (!pid.ok()) return pid.status();
+    pid_file_ = *std::move(pid);
+  }
+  // Children with a command are started by a launcher forked now, while
+  // the process has one thread and its privileges.
+  std::unique_ptr<Launcher> launcher;
+  if (Supervisor::LaunchesChildren(config)) {
+    absl::StatusOr<std::unique_ptr<Launcher>> started = Launcher::Start();
+    if (!started.ok()) return started.status();
+    launcher = *std::move(started);
+  }
+  if (account.has_value()) {
+    if (absl::Status s = SwitchUser(*account); !s.ok()) return s;
+  }
+  supervisor_ =
+      std::make_unique<Supervisor>(health_, std::move(launcher), sink);
+  supervisor_->Configure(manager_->config());
+  absl::StatusOr<std::unique_ptr<SignalWatcher>> signals = SignalWatcher::Start(
+      [this] { (void)Reload(); },
+      [this] {
+        absl::Status s = logger_->Reopen();
+        logger_->Log(s.ok() ? config::INFO : config::ERROR,
+                     s.ok() ? "log file reopened" : std::string(s.message()));
+      });
+  if (!signals.ok()) return signals.status();
+  signals_ = *std::move(signals);
+  logger_->Log(
+      config::INFO,
+      absl::StrCat("listening on ", manager_->bound_specs().front(), " with ",
+                   config.child_size(), " children (pid ", ::getpid(), ", uid ",
+                   ::getuid(), ", open files ", *files, ")"));
+  return absl::OkStatus();
+}
+
+Service::~Service() {
+  signals_.reset();     // no reload may run on a manager being destroyed
+  supervisor_.reset();  // the launched children stop
+}
+
+absl::Status Service::Run() {
+  absl::Status s = manager_->Run();
+  logger_->Log(s.ok() ? config::INFO : config::ERROR,
+               s.ok() ? "stopped" : absl::StrCat("stopped: ", s.message()));
+  return s;
+}
+
+absl::Status Service::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  std::string source = options_.config_path.empty() ? "the embedded default"
+                                                    : options_.config_path;
+  absl::StatusOr<config::ManagerConfig> config = LoadEffectiveConfig(options_);
+  absl::Status s = config.ok() ? manager_->Reload(*config) : config.status();
+  if (!s.ok()) {
+    logger_->Log(config::ERROR,
+                 absl::StrCat("reload refused, the configuration in force "
+                              "stays: ",
+                              s.message()));
+    return s;
+  }
+  supervisor_->Configure(manager_->config());
+  logger_->SetLevel(config->log_level());
+  logger_->Log(config::INFO,
+               absl::StrCat("configuration reloaded from ", source, " (",
+                            config->child_size(), " children)"));
+  return absl::OkStatus();
+}
+
+}  // namespace milter::manager
