@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # milter-manager launching and supervising a child through a real Postfix:
-# the example filter is started by the manager (as user nobody, through the
-# privileged launcher), killed with SIGKILL while mail flows, and restarted;
+# the manager runs as nobody, its launcher stays root and starts the example
+# filter as user daemon; the filter is killed with SIGKILL while mail
+# flows, and restarted;
 # every message is accepted and delivered (fallback ACCEPT while it is
 # down, with the filter's changes while it is up), none is lost; at the
 # manager's exit the child is stopped.
@@ -13,11 +14,11 @@ md_setup 13500
 
 echo "== building the manager and the example filter"
 md_build
-# The child runs as nobody: its program and socket directory must be
-# reachable by nobody (Bazel's output tree is not).
+# The child runs as daemon: its program and socket directory must be
+# reachable by daemon (Bazel's output tree is not).
 RUN="$MD_WORK/run"
 mkdir -p "$RUN"
-chown nobody "$RUN"
+chown daemon "$RUN"
 cp "$MD_SAMPLE" "$MD_WORK/sample_filter"
 chmod 755 "$MD_WORK/sample_filter"
 md_standard_messages
@@ -50,15 +51,22 @@ pid_of() {
 }
 
 md_start_manager manager "$MANAGER_PORT" "log_level: DEBUG
+user: \"nobody\"
 restart_backoff_initial: 2
 $(md_child sample "unix:$RUN/sample.sock" "fallback_status: ACCEPT" \
   "command: \"$MD_WORK/sample_filter\"" "arguments: \"unix:$RUN/sample.sock\"" \
-  "user: \"nobody\"" "working_directory: \"$RUN\"")"
+  "user: \"daemon\"" "working_directory: \"$RUN\"")"
 md_wait_log manager "child sample \(pid [0-9]+\) is up" 30 || md_fail "the child never came up"
 FIRST="$(pid_of 1)"
 [ -n "$FIRST" ] || md_fail "no pid for the child"
-[ "$(ps -o user= -p "$FIRST" | tr -d ' ')" = nobody ] || md_fail "the child does not run as nobody"
-md_ok "the manager started the example filter as nobody (pid $FIRST)"
+user_of() { ps -o user= -p "$1" | tr -d ' '; }
+MANAGER_PID="${MD_PID[manager]}"
+LAUNCHER_PID="$(ps -o pid=,comm= --ppid "$MANAGER_PID" | awk '$2 == "milter-launcher" { print $1 }')"
+[ -n "$LAUNCHER_PID" ] || md_fail "no launcher process"
+[ "$(user_of "$MANAGER_PID")" = nobody ] || md_fail "the manager does not run as nobody"
+[ "$(user_of "$LAUNCHER_PID")" = root ] || md_fail "the launcher is not root"
+[ "$(user_of "$FIRST")" = daemon ] || md_fail "the child does not run as daemon"
+md_ok "the manager runs as nobody, its launcher as root, the example filter as daemon (pid $FIRST)"
 send; filtered || md_fail "message $SENT: the example filter's changes missing"
 md_ok "message $SENT delivered through the launched child"
 
