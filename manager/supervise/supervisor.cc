@@ -286,7 +286,8 @@ void Supervisor::OnEvent(const LaunchEvent& event) {
 }
 
 void Supervisor::OnExit(Launched& child, const std::string& detail) {
-  Emit(stopping_ ? config::INFO : config::WARNING,
+  bool asked = stopping_ || child.removed || child.replacement.has_value();
+  Emit(asked ? config::INFO : config::WARNING,
        absl::StrCat("child ", child.name, " (pid ", child.pid,
                     ") exited: ", detail));
   child.pid = 0;

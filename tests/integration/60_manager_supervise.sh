@@ -4,8 +4,9 @@
 # filter as user daemon; the filter is killed with SIGKILL while mail
 # flows, and restarted;
 # every message is accepted and delivered (fallback ACCEPT while it is
-# down, with the filter's changes while it is up), none is lost; at the
-# manager's exit the child is stopped.
+# down, with the filter's changes while it is up), none is lost; a reload
+# (SIGHUP) that changes the child's environment restarts it with the new
+# one; at the manager's exit the child is stopped.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/postfix/postfix_env.sh
@@ -50,12 +51,16 @@ pid_of() {
     sed -n "${1}p" | grep -oE '[0-9]+\)$' | tr -d ')'
 }
 
-md_start_manager manager "$MANAGER_PORT" "log_level: DEBUG
+# settings [FIELD...]: the manager's configuration, extra child fields.
+settings() {
+  echo "log_level: DEBUG
 user: \"nobody\"
 restart_backoff_initial: 2
 $(md_child sample "unix:$RUN/sample.sock" "fallback_status: ACCEPT" \
-  "command: \"$MD_WORK/sample_filter\"" "arguments: \"unix:$RUN/sample.sock\"" \
-  "user: \"daemon\"" "working_directory: \"$RUN\"")"
+    "command: \"$MD_WORK/sample_filter\"" "arguments: \"unix:$RUN/sample.sock\"" \
+    "user: \"daemon\"" "working_directory: \"$RUN\"" "$@")"
+}
+md_start_manager manager "$MANAGER_PORT" "$(settings)"
 md_wait_log manager "child sample \(pid [0-9]+\) is up" 30 || md_fail "the child never came up"
 FIRST="$(pid_of 1)"
 [ -n "$FIRST" ] || md_fail "no pid for the child"
@@ -92,6 +97,28 @@ md_ok "restarted as pid $SECOND; $UNFILTERED messages got the fallback meanwhile
 md_wait_log manager "child sample \(pid $SECOND\) is up" 30 || md_fail "the new child never came up"
 send; filtered || md_fail "message $SENT: the restarted filter's changes missing"
 md_ok "all $SENT messages accepted and delivered; the restarted child filters again"
+
+echo "== a reload that changes the child's environment restarts it"
+{
+  echo "connection_spec: \"inet:$MANAGER_PORT@[127.0.0.1]\""
+  settings 'environment: "SAMPLE_RELOADED=1"'
+} >"$MD_WORK/manager.conf"
+kill -HUP "${MD_PID[manager]}"
+md_wait_log manager "configuration reloaded" 30 || md_fail "no reload"
+md_wait_log manager "child sample \(pid $SECOND\) exited" 30 ||
+  md_fail "the changed child was not stopped"
+for _ in $(seq 100); do
+  [ "$(grep -cE 'child sample \(pid [0-9]+\) is up' "$MD_WORK/manager.log")" -ge 3 ] && break
+  sleep 0.1
+done
+THIRD="$(pid_of 3)"
+[ -n "$THIRD" ] && md_wait_log manager "child sample \(pid $THIRD\) is up" 30 ||
+  md_fail "the changed child did not come up"
+tr '\0' '\n' <"/proc/$THIRD/environ" | grep -qx SAMPLE_RELOADED=1 ||
+  md_fail "the new environment is missing"
+send; filtered || md_fail "message $SENT: not filtered after the reload"
+md_ok "reloaded: restarted as pid $THIRD with the new environment; mail still filtered"
+SECOND="$THIRD"
 
 echo "== the manager's exit stops the child"
 md_stop manager
