@@ -2,6 +2,9 @@
 
 #include "manager/config/config.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -80,6 +84,101 @@ absl::Status CheckTimeouts(const Locator& at, int i, const ChildConfig& c) {
   return absl::OkStatus();
 }
 
+// A user or group: a name that exists, or a number.
+bool KnownId(const std::string& text, bool group) {
+  if (text.empty()) return false;
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    return text.size() <= 9;
+  }
+  return group ? ::getgrnam(text.c_str()) != nullptr
+               : ::getpwnam(text.c_str()) != nullptr;
+}
+
+// An environment entry: NAME=VALUE, NAME letters, digits and '_', not
+// starting with a digit.
+bool ValidEnvironment(const std::string& entry) {
+  size_t eq = entry.find('=');
+  if (eq == 0 || eq == std::string::npos) return false;
+  if (entry[0] >= '0' && entry[0] <= '9') return false;
+  for (size_t k = 0; k < eq; ++k) {
+    char ch = entry[k];
+    bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '_';
+    if (!ok) return false;
+  }
+  return entry.find('\0') == std::string::npos;
+}
+
+// The fields that launch a child (command and what goes with it).
+absl::Status CheckLaunch(const Locator& at, int i, const ChildConfig& c) {
+  std::string who = absl::StrCat("child \"", c.name(), "\": ");
+  if (c.command().empty()) {
+    for (auto [field, set] :
+         {std::pair{"arguments", c.arguments_size() > 0},
+          std::pair{"user", c.has_user()}, std::pair{"group", c.has_group()},
+          std::pair{"working_directory", c.has_working_directory()},
+          std::pair{"environment", c.environment_size() > 0}}) {
+      if (set) {
+        return Invalid(at.Where("child", i, field),
+                       absl::StrCat(who, field, " needs a command"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (c.command()[0] != '/') {
+    return Invalid(at.Where("child", i, "command"),
+                   absl::StrCat(who, "command must be an absolute path, not \"",
+                                c.command(), "\""));
+  }
+  if (c.has_user() && !KnownId(c.user(), false)) {
+    return Invalid(at.Where("child", i, "user"),
+                   absl::StrCat(who, "no such user \"", c.user(), "\""));
+  }
+  if (c.has_group() && !KnownId(c.group(), true)) {
+    return Invalid(at.Where("child", i, "group"),
+                   absl::StrCat(who, "no such group \"", c.group(), "\""));
+  }
+  if (c.has_working_directory() && c.working_directory()[0] != '/') {
+    return Invalid(at.Where("child", i, "working_directory"),
+                   absl::StrCat(who, "working_directory must be absolute"));
+  }
+  for (const std::string& e : c.environment()) {
+    if (!ValidEnvironment(e)) {
+      return Invalid(
+          at.Where("child", i, "environment"),
+          absl::StrCat(who, "environment entry \"", e, "\" is not NAME=VALUE"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The restart and circuit breaker settings.
+absl::Status CheckSupervision(const ManagerConfig& c, const Locator& at) {
+  for (auto [field, value, low] :
+       {std::tuple{"restart_backoff_initial", c.restart_backoff_initial(),
+                   0.01},
+        std::tuple{"restart_backoff_maximum", c.restart_backoff_maximum(),
+                   0.01},
+        std::tuple{"circuit_probe_interval", c.circuit_probe_interval(), 0.01},
+        std::tuple{"child_start_timeout", c.child_start_timeout(), 0.01}}) {
+    if (!std::isfinite(value) || value < low || value > 86400) {
+      return Invalid(
+          at.Where(nullptr, 0, field),
+          absl::StrCat(field, " must be between 0.01 and 86400 seconds"));
+    }
+  }
+  if (c.restart_backoff_maximum() < c.restart_backoff_initial()) {
+    return Invalid(at.Where(nullptr, 0, "restart_backoff_maximum"),
+                   "restart_backoff_maximum must not be less than "
+                   "restart_backoff_initial");
+  }
+  if (c.circuit_failures() > 1000000) {
+    return Invalid(at.Where(nullptr, 0, "circuit_failures"),
+                   "circuit_failures must be 0..1000000");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
                         absl::flat_hash_set<std::string>* names) {
   if (!ValidName(c.name())) {
@@ -103,7 +202,7 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
         at.Where("child", i, "connection_spec"),
         absl::StrCat(who, "connection_spec: ", spec.status().message()));
   }
-  return absl::OkStatus();
+  return CheckLaunch(at, i, c);
 }
 
 bool KnownFacility(const std::string& name) {
@@ -170,6 +269,7 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
     return Invalid(at.Where(nullptr, 0, "io_threads"),
                    "io_threads must be 0..256");
   }
+  if (absl::Status s = CheckSupervision(c, at); !s.ok()) return s;
   if (absl::Status s = CheckDaemonSettings(c, at); !s.ok()) return s;
   absl::flat_hash_set<std::string> names;
   for (int i = 0; i < c.child_size(); ++i) {
@@ -221,6 +321,14 @@ void FillDefaults(ManagerConfig* c) {
     c->set_detect_installed_milters(true);
   }
   if (c->detection_root().empty()) c->set_detection_root("/");
+  if (!c->has_restart_backoff_initial()) c->set_restart_backoff_initial(1);
+  if (!c->has_restart_backoff_maximum()) {
+    c->set_restart_backoff_maximum(
+        std::max(60.0, c->restart_backoff_initial()));
+  }
+  if (!c->has_circuit_failures()) c->set_circuit_failures(3);
+  if (!c->has_circuit_probe_interval()) c->set_circuit_probe_interval(10);
+  if (!c->has_child_start_timeout()) c->set_child_start_timeout(30);
   config_internal::FillConditionDefaults(c);
   for (ChildConfig& child : *c->mutable_child()) {
     if (!child.has_origin()) child.set_origin("");

@@ -129,6 +129,75 @@ TEST(ConfigTest, LoadsAFile) {
   EXPECT_EQ(c->child(0).name(), "x");
 }
 
+TEST(ConfigTest, SupervisionDefaults) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig("", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->restart_backoff_initial(), 1);
+  EXPECT_EQ(c->restart_backoff_maximum(), 60);
+  EXPECT_EQ(c->circuit_failures(), 3u);
+  EXPECT_EQ(c->circuit_probe_interval(), 10);
+  EXPECT_EQ(c->child_start_timeout(), 30);
+}
+
+TEST(ConfigTest, ALaunchedChild) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig(
+      R"(child {
+           name: "a" connection_spec: "unix:/run/a.sock"
+           command: "/usr/sbin/a" arguments: "-p" arguments: "unix:/run/a.sock"
+           user: "nobody" group: "0" working_directory: "/var/lib/a"
+           environment: "A_DEBUG=1"
+         })",
+      "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->child(0).arguments_size(), 2);
+}
+
+// The error for `text` (a child "a" with `child_fields`, then `top`).
+std::string ErrorOf(const std::string& child_fields,
+                    const std::string& top = "") {
+  absl::StatusOr<ManagerConfig> c =
+      ParseConfig("child { name: \"a\" connection_spec: \"unix:/a\"\n" +
+                      child_fields + "\n}\n" + top,
+                  "m.conf");
+  return c.ok() ? "" : std::string(c.status().message());
+}
+
+TEST(ConfigTest, LaunchErrorsNameTheLine) {
+  EXPECT_EQ(ErrorOf("command: \"a.out\""),
+            "m.conf:2:1: child \"a\": command must be an absolute path, not "
+            "\"a.out\"");
+  EXPECT_EQ(ErrorOf("user: \"nobody\""),
+            "m.conf:2:1: child \"a\": user needs a command");
+  EXPECT_EQ(ErrorOf("command: \"/x\" user: \"no-such-user-here\""),
+            "m.conf:2:15: child \"a\": no such user \"no-such-user-here\"");
+  EXPECT_EQ(ErrorOf("command: \"/x\" group: \"no-such-group-here\""),
+            "m.conf:2:15: child \"a\": no such group \"no-such-group-here\"");
+  EXPECT_EQ(ErrorOf("command: \"/x\" working_directory: \"tmp\""),
+            "m.conf:2:15: child \"a\": working_directory must be absolute");
+  EXPECT_EQ(ErrorOf("command: \"/x\" environment: \"1A=b\""),
+            "m.conf:2:15: child \"a\": environment entry \"1A=b\" is not "
+            "NAME=VALUE");
+  EXPECT_EQ(ErrorOf("command: \"/x\" environment: \"NOVALUE\""),
+            "m.conf:2:15: child \"a\": environment entry \"NOVALUE\" is not "
+            "NAME=VALUE");
+}
+
+TEST(ConfigTest, SupervisionErrorsNameTheLine) {
+  EXPECT_EQ(ErrorOf("", "restart_backoff_initial: -1"),
+            "m.conf:4:1: restart_backoff_initial must be between 0.01 and "
+            "86400 seconds");
+  EXPECT_EQ(ErrorOf("",
+                    "restart_backoff_initial: 10\n"
+                    "restart_backoff_maximum: 5"),
+            "m.conf:5:1: restart_backoff_maximum must not be less than "
+            "restart_backoff_initial");
+  EXPECT_EQ(ErrorOf("", "circuit_probe_interval: 0"),
+            "m.conf:4:1: circuit_probe_interval must be between 0.01 and "
+            "86400 seconds");
+  EXPECT_EQ(ErrorOf("", "circuit_failures: 2000000"),
+            "m.conf:4:1: circuit_failures must be 0..1000000");
+}
+
 TEST(ConfigTest, DaemonSettingsHaveDefaultsAndAreChecked) {
   absl::StatusOr<ManagerConfig> c = ParseConfig("", "d.conf");
   ASSERT_TRUE(c.ok()) << c.status();

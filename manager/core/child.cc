@@ -35,10 +35,11 @@ ChildNeeds Child::needs() const {
   return needs;
 }
 
-codec::Status Child::Fail(const absl::Status& error) {
+codec::Status Child::Fail(const absl::Status& error, bool report) {
   if (part_ == Part::kFailed) return codec::Status::kContinue;
   part_ = Part::kFailed;
   error_ = error;
+  if (report && health_ != nullptr) health_->Failed(error);
   return FallbackStatusOf(config_->fallback_status());
 }
 

@@ -11,12 +11,14 @@
 #ifndef MANAGER_CORE_CHILD_H_
 #define MANAGER_CORE_CHILD_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "asio/any_io_executor.hpp"
 #include "manager/config/config.pb.h"
 #include "manager/core/merge.h"
+#include "manager/supervise/health.h"
 #include "milter/codec/status.h"
 #include "milter/server/session.h"
 
@@ -51,8 +53,16 @@ class Child {
   ChildNeeds needs() const;
 
   // Records a failure: the child is out of the session. Returns the status
-  // it contributes (its fallback), once; later calls return continue.
-  codec::Status Fail(const absl::Status& error);
+  // it contributes (its fallback), once; later calls return continue. The
+  // first failure is reported to the child's health record (the circuit
+  // breaker) unless `report` is false (the child is not at fault).
+  codec::Status Fail(const absl::Status& error, bool report = true);
+
+  // The child's health across sessions (may be null: no circuit breaker).
+  ChildHealth* health() const { return health_.get(); }
+  void set_health(std::shared_ptr<ChildHealth> health) {
+    health_ = std::move(health);
+  }
   const absl::Status& error() const { return error_; }
 
   // After a verdict of the child at a stage: updates its part (accept ends
@@ -78,6 +88,7 @@ class Child {
   server::Session session_;
   Part part_ = Part::kActive;
   absl::Status error_;
+  std::shared_ptr<ChildHealth> health_;
 };
 
 // Session options for a child: the offer and its timeouts.

@@ -63,6 +63,7 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
   shared->log = std::move(log);
   if (previous != nullptr) {
     shared->active_sessions = previous->active_sessions;
+    shared->health = previous->health;
   }
   absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
       conditions::ConditionSet::Build(*shared->config);
@@ -78,10 +79,12 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
 }
 
 absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(
-    config::ManagerConfig config, LogSink log) {
+    config::ManagerConfig config, LogSink log,
+    std::shared_ptr<HealthRegistry> health) {
   absl::StatusOr<std::shared_ptr<ManagerShared>> shared =
       BuildShared(std::move(config), std::move(log));
   if (!shared.ok()) return shared.status();
+  (*shared)->health = std::move(health);
   return std::unique_ptr<Manager>(new Manager(*std::move(shared)));
 }
 

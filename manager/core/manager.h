@@ -29,9 +29,12 @@ class Manager {
   // `log` receives the manager's and the library's diagnostics; it may be
   // called from several event loop threads at once. Fails when the
   // conditions or the allow and deny lists cannot be built (a bad regular
-  // expression or network, an unreadable list file).
+  // expression or network, an unreadable list file). `health`: the
+  // children's circuit breaker shared with the Supervisor
+  // (manager/supervise); null: every child is always tried.
   static absl::StatusOr<std::unique_ptr<Manager>> Create(
-      config::ManagerConfig config, LogSink log);
+      config::ManagerConfig config, LogSink log,
+      std::shared_ptr<HealthRegistry> health = nullptr);
 
   // Opens the listener (Run() does it if not done); bound_specs() then
   // names the port chosen for "inet:0".

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "asio/this_coro.hpp"
 #include "manager/core/session_helpers.h"
 #include "manager/core/when_all.h"
@@ -67,15 +68,31 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
     const config::ChildConfig& c = config_->child(i);
     if (!c.enabled()) continue;
     children_.push_back(std::make_unique<Child>(&c, i, executor, offer));
+    if (shared_->health)
+      children_.back()->set_health(shared_->health->Get(c.name()));
   }
   std::vector<asio::awaitable<void>> opens;
   for (auto& child : children_) {
+    ChildHealth* health = child->health();
+    if (health != nullptr && !health->Admit()) {
+      // Down or starting: its fallback at once, nothing reported.
+      child->Fail(
+          absl::UnavailableError(absl::StrCat(HealthName(health->health()),
+                                              ": ", health->last_error())),
+          false);
+      continue;
+    }
     opens.push_back([](Child* c) -> asio::awaitable<void> {
       absl::StatusOr<net::SocketSpec> spec =
           net::ParseSocketSpec(c->config().connection_spec());
       absl::Status status = spec.status();
+      absl::Time start = absl::Now();
       if (spec.ok()) status = co_await c->session().Open(*spec);
-      if (!status.ok()) c->Fail(status);
+      if (!status.ok()) {
+        c->Fail(status);
+      } else if (c->health() != nullptr) {
+        c->health()->Succeeded(absl::Now() - start);
+      }
     }(child.get()));
   }
   co_await WhenAll(std::move(opens));

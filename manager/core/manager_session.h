@@ -17,7 +17,10 @@
 //   quarantine at most).
 // - A child that fails contributes its fallback status and is left out for
 //   the rest of the session; evaluation-mode children are asked, logged and
-//   otherwise ignored.
+//   otherwise ignored. With a health registry (ManagerShared::health) its
+//   failures and successful negotiations are reported there, and a child
+//   that is down (its circuit open) or starting gives its fallback at once,
+//   without being contacted.
 // - Applicable conditions (manager/conditions) decide before each stage
 //   whether a child takes part; the shared allow and deny lists answer for
 //   all children before they are asked.
@@ -42,6 +45,7 @@
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
 #include "manager/core/session_log.h"
+#include "manager/supervise/health.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
 
@@ -53,13 +57,18 @@ using LogSink = std::function<void(config::LogLevel, std::string_view)>;
 // What the sessions of one manager share: the configuration in force and
 // what was built from it (one generation: a reload makes a new one, and
 // sessions in flight keep theirs), and what lives as long as the process
-// (the log, the count of sessions), carried from one generation to the
-// next. Thread-safe (the counter is atomic, the rest immutable).
+// (the log, the count of sessions, the children's health), carried from
+// one generation to the next. Thread-safe (the counter is atomic, the
+// health registry thread-safe, the rest immutable).
 struct ManagerShared {
   std::shared_ptr<const config::ManagerConfig> config;
   std::shared_ptr<const conditions::ConditionSet> conditions;  // may be null
   std::shared_ptr<const conditions::AccessLists> access;       // may be null
   LogSink log;                                                 // may be empty
+  // The children's health across sessions and reloads: the circuit
+  // breaker (manager/supervise/health.h). May be null: every child is
+  // always tried.
+  std::shared_ptr<HealthRegistry> health;
   // MTA connections being served, over all generations.
   std::shared_ptr<std::atomic<size_t>> active_sessions =
       std::make_shared<std::atomic<size_t>>(0);

@@ -45,6 +45,8 @@ asio::awaitable<void> ManagerSession::Ask(
     lines_.ChildResult(child.name(), conditions::StageName(stage),
                        codec::StatusName((*out)->decision),
                        absl::Now() - start);
+    if (child.health() != nullptr)
+      child.health()->Answered(absl::Now() - start);
   }
 }
 

@@ -158,7 +158,8 @@ client::Status ManagerSession::ClientGone(Context& ctx) {
   for (auto& child : children_) {
     child->session().set_on_progress(nullptr);
     if (child->active() && !child->session().negotiated_ok()) {
-      (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"));
+      (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"),
+                        /*report=*/false);
     }
   }
   changes_.clear();
@@ -189,6 +190,9 @@ asio::awaitable<void> ManagerSession::RunChain(
         child.name(), "end-of-message",
         result.ok() ? codec::StatusName(result->verdict.decision) : "failed",
         absl::Now() - start);
+    if (result.ok() && child.health() != nullptr) {
+      child.health()->Answered(absl::Now() - start);
+    }
     bool ends = !result.ok() || (!child.evaluation_mode() &&
                                  EndsMessage(result->verdict.decision));
     if (result.ok() && !child.evaluation_mode() && !ends) {
@@ -299,6 +303,9 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
                              ? codec::StatusName(results[i]->verdict.decision)
                              : "failed",
                          took[i]);
+      if (results[i].ok() && child.health() != nullptr) {
+        child.health()->Answered(took[i]);
+      }
     }
     if (!results[i].ok()) {
       Consider(child, results[i].status(), Scope::kMessage, &outcome);

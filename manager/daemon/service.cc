@@ -56,10 +56,11 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
     account = *found;
   }
   Logger* log = logger_.get();
-  absl::StatusOr<std::unique_ptr<Manager>> manager = Manager::Create(
-      config, [log](config::LogLevel level, std::string_view line) {
-        log->Log(level, line);
-      });
+  LogSink sink = [log](config::LogLevel level, std::string_view line) {
+    log->Log(level, line);
+  };
+  absl::StatusOr<std::unique_ptr<Manager>> manager =
+      Manager::Create(config, sink, health_);
   if (!manager.ok()) {
     return absl::Status(
         manager.status().code(),
@@ -75,9 +76,20 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
     if (!pid.ok()) return pid.status();
     pid_file_ = *std::move(pid);
   }
+  // Children with a command are started by a launcher forked now, while
+  // the process has one thread and its privileges.
+  std::unique_ptr<Launcher> launcher;
+  if (Supervisor::LaunchesChildren(config)) {
+    absl::StatusOr<std::unique_ptr<Launcher>> started = Launcher::Start();
+    if (!started.ok()) return started.status();
+    launcher = *std::move(started);
+  }
   if (account.has_value()) {
     if (absl::Status s = SwitchUser(*account); !s.ok()) return s;
   }
+  supervisor_ =
+      std::make_unique<Supervisor>(health_, std::move(launcher), sink);
+  supervisor_->Configure(manager_->config());
   absl::StatusOr<std::unique_ptr<SignalWatcher>> signals = SignalWatcher::Start(
       [this] { (void)Reload(); },
       [this] {
@@ -96,7 +108,8 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
 }
 
 Service::~Service() {
-  signals_.reset();  // no reload may run on a manager being destroyed
+  signals_.reset();     // no reload may run on a manager being destroyed
+  supervisor_.reset();  // the launched children stop
 }
 
 absl::Status Service::Run() {
@@ -124,6 +137,7 @@ absl::Status Service::Reload() {
                               s.message()));
     return s;
   }
+  supervisor_->Configure(manager_->config());
   logger_->SetLevel(config->log_level());
   logger_->Log(config::INFO,
                absl::StrCat("configuration reloaded from ", source, " (",

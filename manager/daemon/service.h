@@ -5,7 +5,9 @@
 // configuration file (sessions in flight finish on the old one; an invalid
 // file is refused with a log line and the old configuration stays),
 // SIGUSR1 reopens the log file, SIGTERM/SIGINT drain sessions in flight
-// for up to shutdown_timeout and stop.
+// for up to shutdown_timeout and stop. Children with a command are started
+// by a launcher forked before the user switch and supervised (see
+// manager/supervise/supervisor.h); they stop when the service does.
 //
 // Failures at start-up are returned as a Status whose message names the
 // file, account or socket and the reason; Run() returns once stopped.
@@ -30,6 +32,7 @@
 #include "manager/daemon/logger.h"
 #include "manager/daemon/process.h"
 #include "manager/daemon/signal_watcher.h"
+#include "manager/supervise/supervisor.h"
 
 namespace milter::manager {
 
@@ -62,6 +65,8 @@ class Service {
   absl::Status Reload();
 
   Manager& manager() { return *manager_; }
+  // The children's states (for the status page and the metrics).
+  Supervisor& supervisor() { return *supervisor_; }
   Logger& logger() { return *logger_; }
   std::vector<std::string> bound_specs() const {
     return manager_->bound_specs();
@@ -74,7 +79,11 @@ class Service {
 
   ServiceOptions options_;
   std::unique_ptr<Logger> logger_;
+  std::shared_ptr<HealthRegistry> health_ = std::make_shared<HealthRegistry>();
   std::unique_ptr<Manager> manager_;
+  // After manager_: destroyed first, stopping the children once the
+  // sessions are done.
+  std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<PidFile> pid_file_;
   std::unique_ptr<SignalWatcher> signals_;
   std::mutex reload_mu_;  // one reload at a time

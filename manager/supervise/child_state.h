@@ -18,7 +18,8 @@ struct ChildState {
   enum class Health {
     kUp,        // answers (or not tried yet)
     kStarting,  // its command was (re)started; waiting for it to listen
-    kDown,      // circuit open: its fallback applies without trying it
+    kDown,      // circuit open, or its command exited: its fallback applies
+                // without trying it
     kDisabled,  // enabled: false in the configuration
   };
   std::string name;
