@@ -10,8 +10,10 @@
 namespace milter::manager {
 
 absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(
-    config::ManagerConfig config, LogSink log) {
+    config::ManagerConfig config, LogSink log,
+    std::shared_ptr<metrics::Metrics> metrics) {
   auto shared = std::make_shared<ManagerShared>();
+  shared->metrics = std::move(metrics);
   shared->config =
       std::make_shared<const config::ManagerConfig>(std::move(config));
   shared->log = std::move(log);

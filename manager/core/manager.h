@@ -26,9 +26,11 @@ class Manager {
   // `log` receives the manager's and the library's diagnostics; it may be
   // called from several event loop threads at once. Fails when the
   // conditions or the allow and deny lists cannot be built (a bad regular
-  // expression or network, an unreadable list file).
+  // expression or network, an unreadable list file). The sessions count
+  // their events in `metrics` (may be null).
   static absl::StatusOr<std::unique_ptr<Manager>> Create(
-      config::ManagerConfig config, LogSink log);
+      config::ManagerConfig config, LogSink log,
+      std::shared_ptr<metrics::Metrics> metrics = nullptr);
 
   // Opens the listener (Run() does it if not done); bound_specs() then
   // names the port chosen for "inet:0".

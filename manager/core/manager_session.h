@@ -42,6 +42,7 @@
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
 #include "manager/core/session_log.h"
+#include "manager/metrics/metrics.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
 
@@ -58,6 +59,8 @@ struct ManagerShared {
   std::shared_ptr<const conditions::ConditionSet> conditions;  // may be null
   std::shared_ptr<const conditions::AccessLists> access;       // may be null
   LogSink log;                                                 // may be empty
+  // Process-wide; survives configuration reloads.
+  std::shared_ptr<metrics::Metrics> metrics;  // may be null
   mutable std::atomic<size_t> active_sessions{0};
 };
 

@@ -188,7 +188,7 @@ asio::awaitable<void> ManagerSession::RunChain(
     lines_.ChildResult(
         child.name(), "end-of-message",
         result.ok() ? codec::StatusName(result->verdict.decision) : "failed",
-        absl::Now() - start);
+        absl::Now() - start, result.status());
     bool ends = !result.ok() || (!child.evaluation_mode() &&
                                  EndsMessage(result->verdict.decision));
     if (result.ok() && !child.evaluation_mode() && !ends) {
@@ -298,7 +298,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
                          results[i].ok()
                              ? codec::StatusName(results[i]->verdict.decision)
                              : "failed",
-                         took[i]);
+                         took[i], results[i].status());
     }
     if (!results[i].ok()) {
       Consider(child, results[i].status(), Scope::kMessage, &outcome);
