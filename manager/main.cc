@@ -14,6 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "manager/config/config.h"
 #include "manager/core/manager.h"
+#include "manager/metrics/metrics.h"
+#include "manager/status/config_provider.h"
+#include "manager/status/status_command.h"
+#include "manager/status/status_server.h"
 #include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -26,6 +30,13 @@ ABSL_FLAG(bool, show_config, false,
           "print the effective configuration (defaults filled in) and exit");
 ABSL_FLAG(bool, check_config, false,
           "validate the configuration and exit (0: valid)");
+ABSL_FLAG(std::string, status_listen, "",
+          "where the status and metrics HTTP listener listens (overrides the "
+          "configuration's status_listen), e.g. inet:9125@[127.0.0.1]; with "
+          "--status, where to ask");
+ABSL_FLAG(bool, status, false,
+          "ask the running manager (at its status_listen) for its status, "
+          "print it and exit");
 
 namespace {
 
@@ -65,7 +76,34 @@ absl::StatusOr<milter::manager::ManagerConfig> Configuration() {
         milter::manager::ConfigToText(*config), "--connection-spec");
     if (!checked.ok()) return checked.status();
   }
+  std::string status = absl::GetFlag(FLAGS_status_listen);
+  if (!status.empty()) {
+    config->set_status_listen(status);
+    auto checked = milter::manager::ParseConfig(
+        milter::manager::ConfigToText(*config), "--status-listen");
+    if (!checked.ok()) return checked.status();
+  }
   return config;
+}
+
+// The status listener when status_listen is set (else null). Children are
+// known from the configuration only; reload is not offered yet.
+absl::StatusOr<std::unique_ptr<milter::manager::status::StatusServer>>
+StartStatus(const milter::manager::ManagerConfig& config,
+            std::shared_ptr<milter::manager::metrics::Metrics> metrics) {
+  if (config.status_listen().empty()) return nullptr;
+  milter::manager::status::StatusServerOptions options;
+  options.listen = config.status_listen();
+  options.unix_socket_mode = milter::manager::SocketMode(config).value_or(0660);
+  options.metrics = std::move(metrics);
+  options.provider = milter::manager::status::ConfigProvider(
+      std::make_shared<const milter::manager::ManagerConfig>(config));
+  auto server = milter::manager::status::StatusServer::Start(options);
+  if (server.ok()) {
+    LogToStderr(milter::manager::config::INFO,
+                absl::StrCat("status on ", (*server)->bound_spec()));
+  }
+  return server;
 }
 
 }  // namespace
@@ -80,7 +118,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "One milter to the MTA, an MTA to its child milters.\n"
       "Usage: milter-manager [--config FILE] [-s|--connection-spec SPEC]\n"
-      "                      [--show-config] [--check-config]");
+      "                      [--show-config] [--check-config]\n"
+      "                      [--status-listen SPEC] [--status]");
   if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
           argc, argv,
           {{'c', "config", true},
@@ -99,8 +138,17 @@ int main(int argc, char** argv) {
     std::fputs(milter::manager::ConfigToText(*config).c_str(), stdout);
     return 0;
   }
+  if (absl::GetFlag(FLAGS_status)) {
+    return milter::manager::status::PrintStatus(config->status_listen(), stdout,
+                                                stderr);
+  }
+  // Metrics are kept when someone can read them.
+  std::shared_ptr<milter::manager::metrics::Metrics> metrics;
+  if (!config->status_listen().empty()) {
+    metrics = std::make_shared<milter::manager::metrics::Metrics>();
+  }
   absl::StatusOr<std::unique_ptr<milter::manager::Manager>> created =
-      milter::manager::Manager::Create(*config, LogToStderr);
+      milter::manager::Manager::Create(*config, LogToStderr, metrics);
   if (!created.ok()) {
     std::string file = absl::GetFlag(FLAGS_config);
     std::fprintf(stderr, "milter-manager: %s%s\n",
@@ -122,6 +170,13 @@ int main(int argc, char** argv) {
   LogToStderr(milter::manager::config::INFO,
               absl::StrCat("listening on ", manager.bound_specs().front(),
                            " with ", config->child_size(), " children"));
+  absl::StatusOr<std::unique_ptr<milter::manager::status::StatusServer>>
+      status = StartStatus(*config, metrics);
+  if (!status.ok()) {
+    std::fprintf(stderr, "milter-manager: %s\n",
+                 std::string(status.status().message()).c_str());
+    return 1;
+  }
   absl::Status s = manager.Run();
   if (!s.ok()) {
     std::fprintf(stderr, "milter-manager: %s\n",
