@@ -12,7 +12,7 @@
 //
 //   auto metrics = std::make_shared<Metrics>();
 //   ChildSeries* dkim = metrics->Child("dkim");
-//   dkim->Result(Stage::kConnect, Result::kContinue, absl::Milliseconds(3));
+//   dkim->Record(Stage::kConnect, Result::kContinue, absl::Milliseconds(3));
 //   std::string page = metrics->Render(child_states);
 
 #ifndef MANAGER_METRICS_METRICS_H_

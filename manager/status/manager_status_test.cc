@@ -65,6 +65,49 @@ std::map<std::string, double> ScrapeWhenIdle(const std::string& spec) {
   }
 }
 
+// kSessions MTA sessions of two messages each from a local client: the
+// first message passes, b rejects the second.
+void SendSessions(const std::string& manager_spec) {
+  for (int i = 0; i < kSessions; ++i) {
+    BlockingSession mta;
+    ASSERT_TRUE(mta.Open(manager_spec).ok());
+    server::ConnectionInfo info = testing::Client();
+    info.address = "10.0.0.7";  // local: c is not applied
+    ASSERT_TRUE(mta.Connect(info).ok());
+    ASSERT_TRUE(mta.Helo("mx.example.net").ok());
+    for (int m = 0; m < 2; ++m) {
+      ASSERT_TRUE(mta.Mail("<a@example.org>").ok());
+      ASSERT_TRUE(mta.Rcpt("<b@example.org>").ok());
+      auto eom = testing::Content(mta, "body\r\n");
+      ASSERT_TRUE(eom.ok()) << eom.status();
+      EXPECT_EQ(eom->verdict.decision, m == 0 ? server::Decision::kContinue
+                                              : server::Decision::kReject);
+    }
+    ASSERT_TRUE(mta.Quit().ok());
+  }
+}
+
+// /status after SendSessions: the counters and the configured children.
+void CheckStatusDocument(const std::string& spec) {
+  const double n = kSessions;
+  absl::StatusOr<status::HttpResponse> r =
+      status::HttpRequest(spec, "GET", "/status");
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<status::JsonValue> doc = status::ParseJson(r->body);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  const status::JsonValue* counters = doc->Find("counters");
+  ASSERT_NE(counters, nullptr);
+  EXPECT_EQ(counters->NumberOr("sessions_total", 0), n);
+  EXPECT_EQ(counters->Find("messages")->NumberOr("reject", 0), n);
+  const status::JsonValue* kids = doc->Find("children");
+  ASSERT_NE(kids, nullptr);
+  ASSERT_EQ(kids->items.size(), 4u);
+  EXPECT_EQ(kids->items[3].StringOr("name", ""), "gone");
+  EXPECT_EQ(kids->items[3].StringOr("health", ""), "up");
+  EXPECT_THAT(doc->StringOr("configuration", ""),
+              ::testing::HasSubstr("name: \"gone\""));
+}
+
 TEST(ManagerStatusTest, MetricsAndStatusCountWhatWasSent) {
   std::string dir = testing::TempDir();
   std::atomic<int> messages{0};
@@ -98,23 +141,7 @@ TEST(ManagerStatusTest, MetricsAndStatusCountWhatWasSent) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string& spec = (*server)->bound_spec();
 
-  for (int i = 0; i < kSessions; ++i) {
-    BlockingSession mta;
-    ASSERT_TRUE(mta.Open(manager.spec()).ok());
-    server::ConnectionInfo info = testing::Client();
-    info.address = "10.0.0.7";  // local: c is not applied
-    ASSERT_TRUE(mta.Connect(info).ok());
-    ASSERT_TRUE(mta.Helo("mx.example.net").ok());
-    for (int m = 0; m < 2; ++m) {
-      ASSERT_TRUE(mta.Mail("<a@example.org>").ok());
-      ASSERT_TRUE(mta.Rcpt("<b@example.org>").ok());
-      auto eom = testing::Content(mta, "body\r\n");
-      ASSERT_TRUE(eom.ok()) << eom.status();
-      EXPECT_EQ(eom->verdict.decision, m == 0 ? server::Decision::kContinue
-                                              : server::Decision::kReject);
-    }
-    ASSERT_TRUE(mta.Quit().ok());
-  }
+  SendSessions(manager.spec());
 
   std::map<std::string, double> s = ScrapeWhenIdle(spec);
   const double n = kSessions;
@@ -159,22 +186,7 @@ TEST(ManagerStatusTest, MetricsAndStatusCountWhatWasSent) {
   EXPECT_EQ(s["milter_manager_child_state{child=\"gone\",state=\"up\"}"], 1);
   EXPECT_EQ(s["milter_manager_child_restarts_total{child=\"a\"}"], 0);
 
-  absl::StatusOr<status::HttpResponse> r =
-      status::HttpRequest(spec, "GET", "/status");
-  ASSERT_TRUE(r.ok()) << r.status();
-  absl::StatusOr<status::JsonValue> doc = status::ParseJson(r->body);
-  ASSERT_TRUE(doc.ok()) << doc.status();
-  const status::JsonValue* counters = doc->Find("counters");
-  ASSERT_NE(counters, nullptr);
-  EXPECT_EQ(counters->NumberOr("sessions_total", 0), n);
-  EXPECT_EQ(counters->Find("messages")->NumberOr("reject", 0), n);
-  const status::JsonValue* kids = doc->Find("children");
-  ASSERT_NE(kids, nullptr);
-  ASSERT_EQ(kids->items.size(), 4u);
-  EXPECT_EQ(kids->items[3].StringOr("name", ""), "gone");
-  EXPECT_EQ(kids->items[3].StringOr("health", ""), "up");
-  EXPECT_THAT(doc->StringOr("configuration", ""),
-              ::testing::HasSubstr("name: \"gone\""));
+  CheckStatusDocument(spec);
 }
 
 }  // namespace

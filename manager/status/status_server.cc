@@ -151,43 +151,64 @@ int StatusServer::Respond(MHD_Connection* connection, const std::string& url,
                                 "/status or POST /reload)"));
 }
 
-absl::Status StatusServer::Bind(const std::string& text, int* out) {
-  absl::StatusOr<net::SocketSpec> spec = net::ParseSocketSpec(text);
-  if (!spec.ok()) return spec.status();
+namespace {
+
+// Where to bind for `spec`: the address, its family and whether it is
+// loopback (or a unix socket). A stale unix socket file is removed first.
+struct BindAddress {
   sockaddr_storage storage{};
   socklen_t length = 0;
-  int family;
-  if (spec->kind == net::SocketSpec::Kind::kUnix) {
-    auto* addr = reinterpret_cast<sockaddr_un*>(&storage);
-    addr->sun_family = family = AF_UNIX;
-    std::memcpy(addr->sun_path, spec->path.data(), spec->path.size());
-    length = sizeof(sockaddr_un);
+  int family = AF_UNIX;
+  bool local = true;
+};
+
+absl::StatusOr<BindAddress> AddressOf(const net::SocketSpec& spec,
+                                      const std::string& text) {
+  BindAddress a;
+  if (spec.kind == net::SocketSpec::Kind::kUnix) {
+    auto* addr = reinterpret_cast<sockaddr_un*>(&a.storage);
+    addr->sun_family = AF_UNIX;
+    std::memcpy(addr->sun_path, spec.path.data(), spec.path.size());
+    a.length = sizeof(sockaddr_un);
     struct stat st;
-    if (::lstat(spec->path.c_str(), &st) == 0) {
+    if (::lstat(spec.path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) {
         return absl::FailedPreconditionError(
-            absl::StrCat(spec->path, ": exists and is not a socket"));
+            absl::StrCat(spec.path, ": exists and is not a socket"));
       }
       if (UnixSocketInUse(*addr)) {
         return absl::FailedPreconditionError(
-            absl::StrCat(spec->path, ": another process listens on it"));
+            absl::StrCat(spec.path, ": another process listens on it"));
       }
-      ::unlink(spec->path.c_str());
+      ::unlink(spec.path.c_str());
     }
-    allows_changes_ = true;
-  } else {
-    absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> endpoints =
-        net::ResolveTcp(*spec, /*for_listening=*/true);
-    if (!endpoints.ok()) return endpoints.status();
-    if (endpoints->empty()) {
-      return absl::NotFoundError(absl::StrCat(text, ": no address"));
-    }
-    const asio::ip::tcp::endpoint& endpoint = endpoints->front();
-    allows_changes_ = endpoint.address().is_loopback();
-    length = static_cast<socklen_t>(endpoint.size());
-    std::memcpy(&storage, endpoint.data(), length);
-    family = endpoint.protocol().family();
+    return a;
   }
+  absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> endpoints =
+      net::ResolveTcp(spec, /*for_listening=*/true);
+  if (!endpoints.ok()) return endpoints.status();
+  if (endpoints->empty()) {
+    return absl::NotFoundError(absl::StrCat(text, ": no address"));
+  }
+  const asio::ip::tcp::endpoint& endpoint = endpoints->front();
+  a.local = endpoint.address().is_loopback();
+  a.length = static_cast<socklen_t>(endpoint.size());
+  std::memcpy(&a.storage, endpoint.data(), a.length);
+  a.family = endpoint.protocol().family();
+  return a;
+}
+
+}  // namespace
+
+absl::Status StatusServer::Bind(const std::string& text, int* out) {
+  absl::StatusOr<net::SocketSpec> spec = net::ParseSocketSpec(text);
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<BindAddress> address = AddressOf(*spec, text);
+  if (!address.ok()) return address.status();
+  allows_changes_ = address->local;
+  sockaddr_storage& storage = address->storage;
+  socklen_t length = address->length;
+  int family = address->family;
   int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return absl::InternalError(Errno("socket"));
   int one = 1;
