@@ -9,7 +9,7 @@ PACKAGES=(
   libbenchmark-dev libasio-dev libre2-dev libc-ares-dev libmicrohttpd-dev
   libmilter-dev python3-milter miltertest postfix swaks opendkim opendkim-tools
   rspamd dnsmasq-base sasl2-bin libsasl2-modules
-  python3 procps iproute2 netcat-openbsd
+  python3 procps iproute2 netcat-openbsd groff-base
 )
 
 missing=()

@@ -105,6 +105,45 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
   return absl::OkStatus();
 }
 
+bool KnownFacility(const std::string& name) {
+  static const char* const kNames[] = {"mail",   "daemon", "user",   "local0",
+                                       "local1", "local2", "local3", "local4",
+                                       "local5", "local6", "local7"};
+  for (const char* known : kNames) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+absl::Status CheckDaemonSettings(const ManagerConfig& c, const Locator& at) {
+  if (!std::isfinite(c.shutdown_timeout()) || c.shutdown_timeout() < 0 ||
+      c.shutdown_timeout() > 86400) {
+    return Invalid(at.Where(nullptr, 0, "shutdown_timeout"),
+                   "shutdown_timeout must be between 0 and 86400 seconds");
+  }
+  const std::string& dest = c.log_destination();
+  if (dest != "stderr" && dest != "syslog" && dest.front() != '/') {
+    return Invalid(at.Where(nullptr, 0, "log_destination"),
+                   "log_destination must be \"stderr\", \"syslog\" or an "
+                   "absolute file path");
+  }
+  if (!KnownFacility(c.syslog_facility())) {
+    return Invalid(
+        at.Where(nullptr, 0, "syslog_facility"),
+        absl::StrCat("unknown syslog_facility \"", c.syslog_facility(),
+                     "\" (mail, daemon, user, local0..local7)"));
+  }
+  if (!c.pid_file().empty() && c.pid_file().front() != '/') {
+    return Invalid(at.Where(nullptr, 0, "pid_file"),
+                   "pid_file must be absolute (a path from /)");
+  }
+  if (c.user().empty() && !c.group().empty()) {
+    return Invalid(at.Where(nullptr, 0, "group"),
+                   "group needs user (the user to run as)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const ManagerConfig& c, const Locator& at) {
   if (auto spec = net::ParseSocketSpec(c.connection_spec()); !spec.ok()) {
     return Invalid(at.Where(nullptr, 0, "connection_spec"),
@@ -132,6 +171,7 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
     return Invalid(at.Where(nullptr, 0, "io_threads"),
                    "io_threads must be 0..256");
   }
+  if (absl::Status s = CheckDaemonSettings(c, at); !s.ok()) return s;
   absl::flat_hash_set<std::string> names;
   for (int i = 0; i < c.child_size(); ++i) {
     if (absl::Status s = CheckChild(at, i, c.child(i), &names); !s.ok()) {
@@ -169,6 +209,13 @@ void FillDefaults(ManagerConfig* c) {
   if (c->io_threads() == 0) {
     c->set_io_threads(std::max(1u, std::thread::hardware_concurrency()));
   }
+  if (!c->has_shutdown_timeout()) c->set_shutdown_timeout(60);
+  if (c->log_destination().empty()) c->set_log_destination("stderr");
+  if (c->syslog_facility().empty()) c->set_syslog_facility("mail");
+  if (!c->has_pid_file()) c->set_pid_file("");
+  if (!c->has_user()) c->set_user("");
+  if (!c->has_group()) c->set_group("");
+  if (!c->has_max_open_files()) c->set_max_open_files(0);
   if (c->log_level() == config::LOG_LEVEL_UNSET) {
     c->set_log_level(config::INFO);
   }

@@ -143,5 +143,39 @@ TEST(ConfigTest, LoadsAFile) {
   EXPECT_EQ(c->child(0).name(), "x");
 }
 
+TEST(ConfigTest, DaemonSettingsHaveDefaultsAndAreChecked) {
+  absl::StatusOr<ManagerConfig> c = ParseConfig("", "d.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->shutdown_timeout(), 60);
+  EXPECT_EQ(c->log_destination(), "stderr");
+  EXPECT_EQ(c->syslog_facility(), "mail");
+  EXPECT_EQ(c->pid_file(), "");
+  EXPECT_EQ(c->user(), "");
+  EXPECT_EQ(c->max_open_files(), 0u);
+  struct Bad {
+    const char* text;
+    const char* error;
+  };
+  for (const Bad& bad : {
+           Bad{"\nlog_destination: \"relative.log\"",
+               "d.conf:2:1: log_destination must be"},
+           Bad{"syslog_facility: \"kern\"",
+               "d.conf:1:1: unknown syslog_facility \"kern\""},
+           Bad{"pid_file: \"m.pid\"", "d.conf:1:1: pid_file must be absolute"},
+           Bad{"group: \"mail\"", "d.conf:1:1: group needs user"},
+           Bad{"shutdown_timeout: -1", "d.conf:1:1: shutdown_timeout must be"},
+       }) {
+    absl::StatusOr<ManagerConfig> refused = ParseConfig(bad.text, "d.conf");
+    ASSERT_FALSE(refused.ok()) << bad.text;
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(bad.error));
+  }
+  absl::StatusOr<ManagerConfig> good = ParseConfig(
+      R"(log_destination: "syslog" syslog_facility: "local5"
+         pid_file: "/run/m.pid" user: "nobody" group: "nogroup"
+         shutdown_timeout: 5 max_open_files: 4096)",
+      "d.conf");
+  EXPECT_TRUE(good.ok()) << good.status();
+}
+
 }  // namespace
 }  // namespace milter::manager

@@ -1,6 +1,8 @@
 // The milter manager as a service: listens where the configuration says and
 // runs one ManagerSession per MTA connection on the event loop(s), until
-// stopped (SIGTERM/SIGINT or Stop()).
+// stopped (SIGTERM/SIGINT or Stop()). Reload() puts a new configuration in
+// force for new MTA connections; connections in flight finish on the
+// configuration they started with.
 //
 //   absl::StatusOr<std::unique_ptr<Manager>> manager =
 //       Manager::Create(*LoadConfigFile(path), log);
@@ -10,6 +12,7 @@
 #define MANAGER_CORE_MANAGER_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,15 +41,38 @@ class Manager {
   std::vector<std::string> bound_specs() const;
   // Serves until stopped.
   absl::Status Run();
-  // Graceful stop; thread-safe.
+  // Graceful stop: no new connections; sessions in flight may finish until
+  // the configuration's shutdown_timeout. Thread-safe.
   void Stop();
+
+  // Puts `config` in force for the MTA connections accepted from now on.
+  // Fails, and leaves the configuration in force unchanged, when what it
+  // needs cannot be built (as Create). Settings fixed when the manager
+  // started (where it and its status listener listen, socket mode and
+  // group, event loop threads, max_connections, shutdown_timeout, and the
+  // process's own: log destination, pid file, user, group, open files) keep
+  // their old values; each changed one is named in a warning line.
+  // Thread-safe.
+  absl::Status Reload(config::ManagerConfig config);
+  // The configuration in force. Thread-safe.
+  std::shared_ptr<const config::ManagerConfig> config() const;
+  // MTA connections being served now.
+  size_t active_sessions() const;
 
  private:
   explicit Manager(std::shared_ptr<ManagerShared> shared);
+  std::shared_ptr<const ManagerShared> Current() const;
 
-  std::shared_ptr<ManagerShared> shared_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ManagerShared> shared_;  // guarded by mu_
   std::unique_ptr<client::Runner> runner_;
 };
+
+// What a manager with `config` shares among its sessions; `previous` (may
+// be null) gives the process-wide parts to carry over.
+absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
+    config::ManagerConfig config, LogSink log,
+    const ManagerShared* previous = nullptr);
 
 }  // namespace milter::manager
 

@@ -36,17 +36,17 @@ ManagerSession::ManagerSession(std::shared_ptr<const ManagerShared> shared)
     : shared_(std::move(shared)),
       config_(shared_->config.get()),
       applicability_(shared_->conditions.get(), shared_->access.get(),
-                     &shared_->active_sessions),
+                     shared_->active_sessions.get()),
       lines_([this](config::LogLevel level,
                     std::string_view line) { Log(level, line); },
              config_->log_level(), shared_->metrics),
       store_(config_->max_message_memory_bytes(),
              config_->temporary_directory()) {
-  shared_->active_sessions.fetch_add(1, std::memory_order_relaxed);
+  shared_->active_sessions->fetch_add(1, std::memory_order_relaxed);
 }
 
 ManagerSession::~ManagerSession() {
-  shared_->active_sessions.fetch_sub(1, std::memory_order_relaxed);
+  shared_->active_sessions->fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ManagerSession::Log(config::LogLevel level, std::string_view line) const {

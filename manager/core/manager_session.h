@@ -52,8 +52,10 @@ namespace milter::manager {
 using LogSink = std::function<void(config::LogLevel, std::string_view)>;
 
 // What the sessions of one manager share: the configuration in force and
-// what was built from it. Thread-safe (the counter is atomic, the rest
-// immutable).
+// what was built from it (one generation: a reload makes a new one, and
+// sessions in flight keep theirs), and what lives as long as the process
+// (the log, the count of sessions), carried from one generation to the
+// next. Thread-safe (the counter is atomic, the rest immutable).
 struct ManagerShared {
   std::shared_ptr<const config::ManagerConfig> config;
   std::shared_ptr<const conditions::ConditionSet> conditions;  // may be null
@@ -61,7 +63,9 @@ struct ManagerShared {
   LogSink log;                                                 // may be empty
   // Process-wide; survives configuration reloads.
   std::shared_ptr<metrics::Metrics> metrics;  // may be null
-  mutable std::atomic<size_t> active_sessions{0};
+  // MTA connections being served, over all generations.
+  std::shared_ptr<std::atomic<size_t>> active_sessions =
+      std::make_shared<std::atomic<size_t>>(0);
 };
 
 class ManagerSession : public client::CoroutineFilter {

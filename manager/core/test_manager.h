@@ -29,6 +29,7 @@ class ManagerUnderTest {
                    std::shared_ptr<metrics::Metrics> metrics = nullptr);
   ~ManagerUnderTest();
   const std::string& spec() const { return spec_; }
+  Manager& manager() { return *manager_; }
 
  private:
   std::unique_ptr<Manager> manager_;

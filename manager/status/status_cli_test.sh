@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The status listener of a running milter-manager, from outside: started
 # from the configuration (status_listen), read by `milter-manager --status`
-# and by Python's HTTP client (/metrics, /status, POST /reload, 404), and the
-# errors of --status without a listener or with nothing listening.
+# and by Python's HTTP client (/metrics, /status, POST /reload putting a
+# changed file in force and refusing a broken one, 404, 405), and the errors
+# of --status without a listener or with nothing listening.
 set -u
 bin="$(pwd)/manager/milter-manager"
 tmp="$(mktemp -d /tmp/mgrst.XXXXXX)"
@@ -46,9 +47,9 @@ mkfifo "$tmp/log"
 pid=$!
 exec 3<"$tmp/log"
 spec=""
-while read -r line <&3; do
+while read -r -t 20 line <&3; do
   case "$line" in
-    *"status on "*) spec="${line##*status on }"; break ;;
+    *"status and metrics on "*) spec="${line##*metrics on }"; break ;;
   esac
 done
 [ -n "$spec" ] || fail "no status line"
@@ -62,7 +63,7 @@ grep -qE "spam +disabled" "$tmp/out" || fail "disabled child: $(cat "$tmp/out")"
 
 port="${spec#inet:}"
 port="${port%%@*}"
-python3 - "$port" >"$tmp/py" 2>&1 <<'PY' || fail "python client: $(cat "$tmp/py")"
+python3 - "$port" "$tmp/m.conf" >"$tmp/py" 2>&1 <<'PY' || fail "python client: $(cat "$tmp/py")"
 import http.client, json, sys
 port = int(sys.argv[1])
 
@@ -83,7 +84,22 @@ assert doc["version"] == "0.1", doc
 assert [c["name"] for c in doc["children"]] == ["dkim", "spam"], doc
 assert 'name: "dkim"' in doc["configuration"], doc
 status, _, body = ask("POST", "/reload")
-assert status == 500 and not json.loads(body)["ok"], (status, body)
+assert status == 200 and json.loads(body) == {"ok": True}, (status, body)
+conf = sys.argv[2]
+with open(conf, "a") as f:
+    f.write('child { name: "extra" connection_spec: "unix:/nowhere.sock" }\n')
+status, _, body = ask("POST", "/reload")
+assert status == 200, (status, body)
+doc = json.loads(ask("GET", "/status")[2])
+assert [c["name"] for c in doc["children"]] == ["dkim", "spam", "extra"], doc
+with open(conf, "a") as f:
+    f.write("chlid {}\n")
+status, _, body = ask("POST", "/reload")
+answer = json.loads(body)
+assert status == 500 and not answer["ok"], (status, body)
+assert conf + ":7:" in answer["error"], answer
+doc = json.loads(ask("GET", "/status")[2])
+assert len(doc["children"]) == 3, doc  # the configuration in force stays
 status, _, _ = ask("GET", "/nope")
 assert status == 404, status
 status, _, _ = ask("PUT", "/metrics")

@@ -371,15 +371,24 @@ void Runner::MaybeFinish() {
 
 void Runner::StopSessions(bool expired_only) {
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (Session* s = sessions_; s != nullptr; s = s->list_next) {
-    if (expired_only && !s->Expired(now)) continue;
-    // The session may be ending on another thread: only a live one is
-    // stopped (its destructor waits for mu_ to leave the set).
-    std::shared_ptr<Session> live = s->weak_from_this().lock();
-    if (!live) continue;
-    bool final = !expired_only;
-    asio::post(live->executor(), [live, final] { live->Stop(final); });
+  // Posted after mu_ is released: the last reference to a session may be
+  // dropped here, and its destructor takes mu_.
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Session* s = sessions_; s != nullptr; s = s->list_next) {
+      if (expired_only && !s->Expired(now)) continue;
+      // The session may be ending on another thread: only a live one is
+      // stopped (its destructor waits for mu_ to leave the set).
+      std::shared_ptr<Session> session = s->weak_from_this().lock();
+      if (session) live.push_back(std::move(session));
+    }
+  }
+  bool final = !expired_only;
+  for (std::shared_ptr<Session>& session : live) {
+    asio::any_io_executor executor = session->executor();
+    asio::post(executor,
+               [session = std::move(session), final] { session->Stop(final); });
   }
 }
 

@@ -183,5 +183,28 @@ TEST_F(StopTest, GracefulStopWithoutStuckCallbacksAbandonsNothing) {
   EXPECT_EQ(s.diagnostics().Count("abandoning"), 0u);
 }
 
+// The forced stop posts Stop() to sessions on other event loops; one may
+// end there before the poster lets go of it, so the last reference can be
+// dropped by the poster, whose session destructor must not find the
+// session list locked (a self-deadlock before).
+TEST_F(StopTest, ForcedStopOfManyIdleSessionsOnSeveralLoopsReturns) {
+  RunnerOptions o;
+  o.listen = {FreeInet()};
+  o.io_threads = 4;
+  o.worker_threads = 0;
+  o.shutdown_deadline = std::chrono::milliseconds(1);
+  for (int round = 0; round < 5; ++round) {
+    Served s(sample::MakeSampleFactory(), o);
+    std::vector<std::unique_ptr<test::TcpMta>> idle;
+    for (int i = 0; i < 40; ++i) {
+      idle.push_back(ConnectTcp(s.port()));
+      idle.back()->Send(kOffer);
+      ASSERT_EQ(idle.back()->ReadUntilVerdict(), "O");
+    }
+    s.Stop();
+    for (auto& mta : idle) EXPECT_TRUE(mta->ClosedByPeer());
+  }
+}
+
 }  // namespace
 }  // namespace milter::client
