@@ -189,5 +189,35 @@ TEST(ManagerStatusTest, MetricsAndStatusCountWhatWasSent) {
   CheckStatusDocument(spec);
 }
 
+TEST(ManagerStatusTest, MetricsSurviveAReload) {
+  std::string dir = testing::TempDir();
+  ScriptedChild a(dir, "a", {}), b(dir, "b", {});
+  auto metrics = std::make_shared<metrics::Metrics>();
+  ManagerUnderTest manager(dir, ChildEntry("a", a), "", nullptr, metrics);
+  auto session = [&] {
+    BlockingSession mta;
+    ASSERT_TRUE(mta.Open(manager.spec()).ok());
+    ASSERT_TRUE(mta.Connect(testing::Client()).ok());
+    ASSERT_TRUE(mta.Quit().ok());
+  };
+  session();
+  config::ManagerConfig next = *manager.manager().config();
+  next.clear_child();
+  absl::StatusOr<config::ManagerConfig> b_only =
+      ParseConfig(ChildEntry("b", b), "reload");
+  ASSERT_TRUE(b_only.ok()) << b_only.status();
+  *next.mutable_child() = b_only->child();
+  ASSERT_TRUE(manager.manager().Reload(next).ok());
+  session();
+  // Both generations counted in the one registry.
+  EXPECT_EQ(metrics->sessions_total(), 2u);
+  EXPECT_EQ(metrics->Child("a")->results(metrics::Stage::kConnect,
+                                         metrics::Result::kContinue),
+            1u);
+  EXPECT_EQ(metrics->Child("b")->results(metrics::Stage::kConnect,
+                                         metrics::Result::kContinue),
+            1u);
+}
+
 }  // namespace
 }  // namespace milter::manager
