@@ -18,6 +18,7 @@
 #include "manager/core/manager.h"
 #include "manager/daemon/service.h"
 #include "manager/daemon/signal_watcher.h"
+#include "manager/status/status_command.h"
 #include "tools/common/command_line.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -30,6 +31,13 @@ ABSL_FLAG(bool, show_config, false,
           "print the effective configuration (defaults filled in) and exit");
 ABSL_FLAG(bool, check_config, false,
           "validate the configuration and exit (0: valid)");
+ABSL_FLAG(std::string, status_listen, "",
+          "where the status and metrics HTTP listener listens (overrides the "
+          "configuration's status_listen), e.g. inet:9125@[127.0.0.1]; with "
+          "--status, where to ask");
+ABSL_FLAG(bool, status, false,
+          "ask the running manager (at its status_listen) for its status, "
+          "print it and exit");
 
 namespace {
 
@@ -51,7 +59,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "One milter to the MTA, an MTA to its child milters.\n"
       "Usage: milter-manager [--config FILE] [-s|--connection-spec SPEC]\n"
-      "                      [--show-config] [--check-config]");
+      "                      [--show-config] [--check-config]\n"
+      "                      [--status-listen SPEC] [--status]");
   if (std::optional<int> exit_status = milter_tools::ParseToolCommandLine(
           argc, argv,
           {{'c', "config", true},
@@ -64,6 +73,7 @@ int main(int argc, char** argv) {
   options.config_path = absl::GetFlag(FLAGS_config);
   options.connection_spec = absl::GetFlag(FLAGS_connection_spec);
   std::vector<std::string> warnings;
+  options.status_listen = absl::GetFlag(FLAGS_status_listen);
   absl::StatusOr<milter::manager::ManagerConfig> config =
       milter::manager::LoadEffectiveConfig(options, &warnings);
   for (const std::string& warning : warnings) {
@@ -73,6 +83,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_show_config)) {
     std::fputs(milter::manager::ConfigToText(*config).c_str(), stdout);
     return 0;
+  }
+  if (absl::GetFlag(FLAGS_status)) {
+    return milter::manager::status::PrintStatus(config->status_listen(), stdout,
+                                                stderr);
   }
   if (absl::GetFlag(FLAGS_check_config)) {
     // Builds what the configuration describes, without listening.

@@ -249,6 +249,12 @@ absl::Status Validate(const ManagerConfig& c, const Locator& at) {
     return Invalid(at.Where(nullptr, 0, "connection_spec"),
                    absl::StrCat("connection_spec: ", spec.status().message()));
   }
+  if (!c.status_listen().empty()) {
+    if (auto spec = net::ParseSocketSpec(c.status_listen()); !spec.ok()) {
+      return Invalid(at.Where(nullptr, 0, "status_listen"),
+                     absl::StrCat("status_listen: ", spec.status().message()));
+    }
+  }
   if (!SocketMode(c).has_value()) {
     return Invalid(at.Where(nullptr, 0, "unix_socket_mode"),
                    "unix_socket_mode must be an octal permission mode such as "
@@ -288,6 +294,7 @@ double OrDefault(double value, double fallback) {
 void FillDefaults(ManagerConfig* c) {
   if (c->connection_spec().empty()) c->set_connection_spec(kDefaultSpec);
   if (!c->has_unix_socket_group()) c->set_unix_socket_group("");
+  if (!c->has_status_listen()) c->set_status_listen("");
   if (!c->has_max_connections()) c->set_max_connections(0);
   if (!c->has_unix_socket_mode()) c->set_unix_socket_mode(kDefaultSocketMode);
   if (c->fallback_status() == config::FALLBACK_UNSET) {

@@ -114,6 +114,20 @@ TEST(ConfigTest, SocketModeIsOctal) {
               HasSubstr("m.conf:1:1: unix_socket_mode must be an octal"));
 }
 
+TEST(ConfigTest, StatusListenIsASocketSpec) {
+  auto c = ParseConfig("status_listen: \"inet:9125@[127.0.0.1]\"", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->status_listen(), "inet:9125@[127.0.0.1]");
+  auto none = ParseConfig("", "m.conf");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->status_listen(), "");
+  auto bad = ParseConfig("io_threads: 1\nstatus_listen: \"http:80\"",
+                         "m.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("m.conf:2:1: status_listen: "));
+}
+
 TEST(ConfigTest, MissingFileIsAClearError) {
   auto c = LoadConfigFile("/nonexistent/milter-manager.conf");
   ASSERT_FALSE(c.ok());

@@ -27,7 +27,8 @@ constexpr const char* kFixedAtStart[] = {"connection_spec",
                                          "pid_file",
                                          "user",
                                          "group",
-                                         "max_open_files"};
+                                         "max_open_files",
+                                         "status_listen"};
 
 // Gives `next` the running values of kFixedAtStart, naming each that
 // `next` would have changed.
@@ -64,6 +65,7 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
   if (previous != nullptr) {
     shared->active_sessions = previous->active_sessions;
     shared->health = previous->health;
+    shared->metrics = previous->metrics;
   }
   absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
       conditions::ConditionSet::Build(*shared->config);
@@ -80,11 +82,13 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
 
 absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(
     config::ManagerConfig config, LogSink log,
-    std::shared_ptr<HealthRegistry> health) {
+    std::shared_ptr<HealthRegistry> health,
+    std::shared_ptr<metrics::Metrics> metrics) {
   absl::StatusOr<std::shared_ptr<ManagerShared>> shared =
       BuildShared(std::move(config), std::move(log));
   if (!shared.ok()) return shared.status();
   (*shared)->health = std::move(health);
+  (*shared)->metrics = std::move(metrics);
   return std::unique_ptr<Manager>(new Manager(*std::move(shared)));
 }
 

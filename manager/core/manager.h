@@ -31,10 +31,12 @@ class Manager {
   // conditions or the allow and deny lists cannot be built (a bad regular
   // expression or network, an unreadable list file). `health`: the
   // children's circuit breaker shared with the Supervisor
-  // (manager/supervise); null: every child is always tried.
+  // (manager/supervise); null: every child is always tried. The sessions
+  // count their events in `metrics` (may be null).
   static absl::StatusOr<std::unique_ptr<Manager>> Create(
       config::ManagerConfig config, LogSink log,
-      std::shared_ptr<HealthRegistry> health = nullptr);
+      std::shared_ptr<HealthRegistry> health = nullptr,
+      std::shared_ptr<metrics::Metrics> metrics = nullptr);
 
   // Opens the listener (Run() does it if not done); bound_specs() then
   // names the port chosen for "inet:0".
@@ -49,10 +51,11 @@ class Manager {
   // Puts `config` in force for the MTA connections accepted from now on.
   // Fails, and leaves the configuration in force unchanged, when what it
   // needs cannot be built (as Create). Settings fixed when the manager
-  // started (where it listens, socket mode and group, event loop threads,
-  // max_connections, shutdown_timeout, and the process's own: log
-  // destination, pid file, user, group, open files) keep their old values;
-  // each changed one is named in a warning line. Thread-safe.
+  // started (where it and its status listener listen, socket mode and
+  // group, event loop threads, max_connections, shutdown_timeout, and the
+  // process's own: log destination, pid file, user, group, open files) keep
+  // their old values; each changed one is named in a warning line.
+  // Thread-safe.
   absl::Status Reload(config::ManagerConfig config);
   // The configuration in force. Thread-safe.
   std::shared_ptr<const config::ManagerConfig> config() const;

@@ -40,7 +40,7 @@ ManagerSession::ManagerSession(std::shared_ptr<const ManagerShared> shared)
                      shared_->active_sessions.get()),
       lines_([this](config::LogLevel level,
                     std::string_view line) { Log(level, line); },
-             config_->log_level()),
+             config_->log_level(), shared_->metrics),
       store_(config_->max_message_memory_bytes(),
              config_->temporary_directory()) {
   shared_->active_sessions->fetch_add(1, std::memory_order_relaxed);
@@ -103,6 +103,7 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
       needs.push_back(child->needs());
       continue;
     }
+    lines_.ChildUnavailable(child->name(), child->error());
     Log(config::WARNING,
         absl::StrCat("child ", child->name(),
                      " is not available: ", child->error().message()));

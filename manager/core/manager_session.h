@@ -46,6 +46,7 @@
 #include "manager/core/message_store.h"
 #include "manager/core/session_log.h"
 #include "manager/supervise/health.h"
+#include "manager/metrics/metrics.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
 
@@ -69,6 +70,8 @@ struct ManagerShared {
   // breaker (manager/supervise/health.h). May be null: every child is
   // always tried.
   std::shared_ptr<HealthRegistry> health;
+  // Process-wide; survives configuration reloads.
+  std::shared_ptr<metrics::Metrics> metrics;  // may be null
   // MTA connections being served, over all generations.
   std::shared_ptr<std::atomic<size_t>> active_sessions =
       std::make_shared<std::atomic<size_t>>(0);

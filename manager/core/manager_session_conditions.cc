@@ -40,7 +40,7 @@ asio::awaitable<void> ManagerSession::Ask(
   *out = co_await (*call)(child);
   if (!out->ok()) {
     lines_.ChildResult(child.name(), conditions::StageName(stage), "failed",
-                       absl::Now() - start);
+                       absl::Now() - start, out->status());
   } else if ((*out)->answered) {
     lines_.ChildResult(child.name(), conditions::StageName(stage),
                        codec::StatusName((*out)->decision),

@@ -189,7 +189,7 @@ asio::awaitable<void> ManagerSession::RunChain(
     lines_.ChildResult(
         child.name(), "end-of-message",
         result.ok() ? codec::StatusName(result->verdict.decision) : "failed",
-        absl::Now() - start);
+        absl::Now() - start, result.status());
     if (result.ok() && child.health() != nullptr) {
       child.health()->Answered(absl::Now() - start);
     }
@@ -302,7 +302,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
                          results[i].ok()
                              ? codec::StatusName(results[i]->verdict.decision)
                              : "failed",
-                         took[i]);
+                         took[i], results[i].status());
       if (results[i].ok() && child.health() != nullptr) {
         child.health()->Answered(took[i]);
       }

@@ -64,7 +64,9 @@ void SessionLog::StartMessage(std::string_view from) {
 }
 
 void SessionLog::ChildResult(const std::string& name, std::string_view stage,
-                             std::string_view status, absl::Duration elapsed) {
+                             std::string_view status, absl::Duration elapsed,
+                             const absl::Status& error) {
+  metrics_.ChildResult(name, stage, status, elapsed, error);
   bool notable = stage == "end-of-message" || status != "continue";
   if (notable && in_message_ && stage != "envelope-recipient") {
     children_.push_back(absl::StrCat(name, ":", std::string(status)));
@@ -80,6 +82,7 @@ void SessionLog::ChildResult(const std::string& name, std::string_view stage,
 
 void SessionLog::Stopped(const std::string& name, const std::string& condition,
                          bool for_session) {
+  metrics_.Stopped(name, condition);
   (for_session ? session_stopped_ : stopped_)
       .push_back(absl::StrCat(name, ":", condition));
 }
@@ -88,6 +91,7 @@ void SessionLog::MessageDone(std::string_view verdict) {
   if (!in_message_) return;
   in_message_ = false;
   ++messages_;
+  metrics_.MessageDone(verdict);
   Emit(config::INFO,
        absl::StrCat(
            "message queue_id=", LogValue(queue_id_.empty() ? "-" : queue_id_),

@@ -15,6 +15,10 @@
 // applicable condition stopped: for the session (in both lines) and for
 // the message (in its line).
 // Values with spaces or quotes are quoted. Not thread-safe: one per session.
+//
+// With a metrics registry, the same events are counted there too (see
+// manager/metrics): the session from construction to destruction, each
+// child's results, failures and condition stops, each message's verdict.
 
 #ifndef MANAGER_CORE_SESSION_LOG_H_
 #define MANAGER_CORE_SESSION_LOG_H_
@@ -24,9 +28,11 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "manager/config/config.pb.h"
+#include "manager/metrics/metrics.h"
 
 namespace milter::manager {
 
@@ -34,16 +40,25 @@ class SessionLog {
  public:
   using Sink = std::function<void(config::LogLevel, std::string_view)>;
   // Lines above `level` (less important) are not even formatted.
-  SessionLog(Sink sink, config::LogLevel level)
-      : sink_(std::move(sink)), level_(level) {}
+  // `metrics` may be null.
+  SessionLog(Sink sink, config::LogLevel level,
+             std::shared_ptr<metrics::Metrics> metrics = nullptr)
+      : sink_(std::move(sink)), level_(level), metrics_(std::move(metrics)) {}
 
   void SetClient(std::string_view host, std::string_view address);
   void SetQueueId(std::string_view queue_id) { queue_id_ = queue_id; }
   void StartMessage(std::string_view from);
   void AddRecipient() { ++rcpts_; }
-  // A child's answer (`status` "continue", "reject", ..., or "failed").
+  // A child's answer (`status` "continue", "reject", ..., or "failed",
+  // then `error` says why).
   void ChildResult(const std::string& name, std::string_view stage,
-                   std::string_view status, absl::Duration elapsed);
+                   std::string_view status, absl::Duration elapsed,
+                   const absl::Status& error = absl::OkStatus());
+  // The child could not be connected to or negotiated with (counted only;
+  // the session logs it).
+  void ChildUnavailable(const std::string& name, const absl::Status& error) {
+    metrics_.ChildUnavailable(name, error);
+  }
   void Stopped(const std::string& name, const std::string& condition,
                bool for_session);
   // The message ended with the manager's `verdict` (or "aborted").
@@ -58,6 +73,7 @@ class SessionLog {
 
   Sink sink_;
   config::LogLevel level_;
+  metrics::SessionRecorder metrics_;
   absl::Time session_start_ = absl::Now();
   absl::Time message_start_;
   std::string host_, address_, queue_id_, from_;

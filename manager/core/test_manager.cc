@@ -21,7 +21,8 @@ std::string TempDir() {
 
 ManagerUnderTest::ManagerUnderTest(const std::string& dir,
                                    const std::string& children_text,
-                                   const std::string& extra, LogSink log) {
+                                   const std::string& extra, LogSink log,
+                                   std::shared_ptr<metrics::Metrics> metrics) {
   std::string text =
       absl::StrCat("connection_spec: \"unix:", dir,
                    "/manager.sock\"\nio_threads: 1\n", extra, children_text);
@@ -29,7 +30,7 @@ ManagerUnderTest::ManagerUnderTest(const std::string& dir,
   EXPECT_TRUE(config.ok()) << config.status();
   if (!config.ok()) std::abort();
   absl::StatusOr<std::unique_ptr<Manager>> created =
-      Manager::Create(*config, std::move(log));
+      Manager::Create(*config, std::move(log), nullptr, std::move(metrics));
   EXPECT_TRUE(created.ok()) << created.status();
   if (!created.ok()) std::abort();
   manager_ = *std::move(created);

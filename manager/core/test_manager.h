@@ -25,7 +25,8 @@ std::string TempDir();
 class ManagerUnderTest {
  public:
   ManagerUnderTest(const std::string& dir, const std::string& children_text,
-                   const std::string& extra = "", LogSink log = nullptr);
+                   const std::string& extra = "", LogSink log = nullptr,
+                   std::shared_ptr<metrics::Metrics> metrics = nullptr);
   ~ManagerUnderTest();
   const std::string& spec() const { return spec_; }
   Manager& manager() { return *manager_; }

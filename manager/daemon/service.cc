@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "manager/config/config.h"
 #include "manager/detect/detect.h"
 
@@ -32,6 +33,11 @@ absl::StatusOr<config::ManagerConfig> LoadEffectiveConfig(
     auto checked = ParseConfig(ConfigToText(*config), "--connection-spec");
     if (!checked.ok()) return checked.status();
   }
+  if (!options.status_listen.empty()) {
+    config->set_status_listen(options.status_listen);
+    auto checked = ParseConfig(ConfigToText(*config), "--status-listen");
+    if (!checked.ok()) return checked.status();
+  }
   return config;
 }
 
@@ -55,12 +61,25 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
     if (!found.ok()) return found.status();
     account = *found;
   }
+  // Children with a command are started by a launcher forked first, while
+  // the process has one thread and its privileges.
+  std::unique_ptr<Launcher> launcher;
+  if (Supervisor::LaunchesChildren(config)) {
+    absl::StatusOr<std::unique_ptr<Launcher>> started = Launcher::Start();
+    if (!started.ok()) return started.status();
+    launcher = *std::move(started);
+  }
   Logger* log = logger_.get();
   LogSink sink = [log](config::LogLevel level, std::string_view line) {
     log->Log(level, line);
   };
+  // Metrics are kept when someone can read them.
+  std::shared_ptr<metrics::Metrics> metrics;
+  if (!config.status_listen().empty()) {
+    metrics = std::make_shared<metrics::Metrics>();
+  }
   absl::StatusOr<std::unique_ptr<Manager>> manager =
-      Manager::Create(config, sink, health_);
+      Manager::Create(config, sink, health_, metrics);
   if (!manager.ok()) {
     return absl::Status(
         manager.status().code(),
@@ -70,19 +89,14 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   }
   manager_ = *std::move(manager);
   if (absl::Status s = manager_->Listen(); !s.ok()) return s;
+  if (absl::Status s = StartStatus(config, std::move(metrics)); !s.ok()) {
+    return s;
+  }
   if (!config.pid_file().empty()) {
     absl::StatusOr<std::unique_ptr<PidFile>> pid =
         PidFile::Create(config.pid_file());
     if (!pid.ok()) return pid.status();
     pid_file_ = *std::move(pid);
-  }
-  // Children with a command are started by a launcher forked now, while
-  // the process has one thread and its privileges.
-  std::unique_ptr<Launcher> launcher;
-  if (Supervisor::LaunchesChildren(config)) {
-    absl::StatusOr<std::unique_ptr<Launcher>> started = Launcher::Start();
-    if (!started.ok()) return started.status();
-    launcher = *std::move(started);
   }
   if (account.has_value()) {
     if (absl::Status s = SwitchUser(*account); !s.ok()) return s;
@@ -107,7 +121,31 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Status Service::StartStatus(const config::ManagerConfig& config,
+                                  std::shared_ptr<metrics::Metrics> metrics) {
+  if (config.status_listen().empty()) return absl::OkStatus();
+  status::StatusServerOptions options;
+  options.listen = config.status_listen();
+  options.unix_socket_mode = SocketMode(config).value_or(0660);
+  options.metrics = std::move(metrics);
+  options.provider.configuration = [this] {
+    return ConfigToText(*manager_->config());
+  };
+  // The children's states as the circuit breaker and the supervisor keep
+  // them (thread-safe).
+  options.provider.children = [this] { return health_->Snapshot(); };
+  options.provider.reload = [this] { return Reload(); };
+  absl::StatusOr<std::unique_ptr<status::StatusServer>> server =
+      status::StatusServer::Start(std::move(options));
+  if (!server.ok()) return server.status();
+  status_ = *std::move(server);
+  logger_->Log(config::INFO,
+               absl::StrCat("status and metrics on ", status_->bound_spec()));
+  return absl::OkStatus();
+}
+
 Service::~Service() {
+  status_.reset();      // no request may reach a service being destroyed
   signals_.reset();     // no reload may run on a manager being destroyed
   supervisor_.reset();  // the launched children stop
 }

@@ -7,7 +7,10 @@
 // SIGUSR1 reopens the log file, SIGTERM/SIGINT drain sessions in flight
 // for up to shutdown_timeout and stop. Children with a command are started
 // by a launcher forked before the user switch and supervised (see
-// manager/supervise/supervisor.h); they stop when the service does.
+// manager/supervise/supervisor.h); they stop when the service does. With
+// status_listen, the status and metrics listener (manager/status) serves
+// from after the manager's listener opens until the service is destroyed;
+// its POST /reload is Reload().
 //
 // Failures at start-up are returned as a Status whose message names the
 // file, account or socket and the reason; Run() returns once stopped.
@@ -32,6 +35,7 @@
 #include "manager/daemon/logger.h"
 #include "manager/daemon/process.h"
 #include "manager/daemon/signal_watcher.h"
+#include "manager/status/status_server.h"
 #include "manager/supervise/supervisor.h"
 
 namespace milter::manager {
@@ -39,6 +43,7 @@ namespace milter::manager {
 struct ServiceOptions {
   std::string config_path;      // empty: the embedded default
   std::string connection_spec;  // overrides the file's when set
+  std::string status_listen;    // overrides the file's when set
 };
 
 // The configuration `options` describe, with the installed milters
@@ -76,6 +81,9 @@ class Service {
   Service(ServiceOptions options, std::unique_ptr<Logger> logger)
       : options_(std::move(options)), logger_(std::move(logger)) {}
   absl::Status Prepare(const config::ManagerConfig& config);
+  // The status listener when the configuration asks for one.
+  absl::Status StartStatus(const config::ManagerConfig& config,
+                           std::shared_ptr<metrics::Metrics> metrics);
 
   ServiceOptions options_;
   std::unique_ptr<Logger> logger_;
@@ -86,6 +94,7 @@ class Service {
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<PidFile> pid_file_;
   std::unique_ptr<SignalWatcher> signals_;
+  std::unique_ptr<status::StatusServer> status_;
   std::mutex reload_mu_;  // one reload at a time
 };
 

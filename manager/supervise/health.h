@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "manager/config/config.pb.h"
 #include "manager/supervise/child_state.h"
@@ -85,7 +86,7 @@ class ChildHealth : public std::enable_shared_from_this<ChildHealth> {
   std::atomic<int64_t> latency_sum_ns_{0};
   std::atomic<uint64_t> latency_count_{0};
   mutable absl::Mutex mu_;
-  absl::Time since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time since_ ABSL_GUARDED_BY(mu_) = absl::Now();  // learned of it
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   bool launched_ ABSL_GUARDED_BY(mu_) = false;
   int64_t pid_ ABSL_GUARDED_BY(mu_) = 0;
