@@ -121,8 +121,7 @@ TEST(ConfigTest, StatusListenIsASocketSpec) {
   auto none = ParseConfig("", "m.conf");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->status_listen(), "");
-  auto bad = ParseConfig("io_threads: 1\nstatus_listen: \"http:80\"",
-                         "m.conf");
+  auto bad = ParseConfig("io_threads: 1\nstatus_listen: \"http:80\"", "m.conf");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("m.conf:2:1: status_listen: "));

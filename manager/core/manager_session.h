@@ -45,8 +45,8 @@
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
 #include "manager/core/session_log.h"
-#include "manager/supervise/health.h"
 #include "manager/metrics/metrics.h"
+#include "manager/supervise/health.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
 
