@@ -12,6 +12,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <string>
 #include <utility>
@@ -85,6 +86,32 @@ mrb_int ParseOptions(mrb_value opts) {
   return kIgnoreCase;
 }
 
+// Ruby's named groups (?<name>...) in RE2's older spelling (?P<name>...);
+// escapes and character classes are left alone.
+std::string ToRe2Syntax(std::string_view source) {
+  std::string out;
+  out.reserve(source.size() + 8);
+  bool in_class = false;
+  for (size_t i = 0; i < source.size(); ++i) {
+    char c = source[i];
+    out.push_back(c);
+    if (c == '\\' && i + 1 < source.size()) {
+      out.push_back(source[++i]);
+    } else if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(' && source.substr(i + 1, 2) == "?<" &&
+               i + 3 < source.size() &&
+               (std::isalpha(static_cast<unsigned char>(source[i + 3])) ||
+                source[i + 3] == '_')) {
+      out.append("?P<");
+      i += 2;
+    }
+  }
+  return out;
+}
+
 // Regexp#initialize(source[, options])
 mrb_value RegexpInit(mrb_state* mrb, mrb_value self) {
   mrb_value source, opts = mrb_nil_value();
@@ -111,7 +138,8 @@ mrb_value RegexpInit(mrb_state* mrb, mrb_value self) {
   auto data = std::make_unique<RegexpData>();
   data->source = std::string(View(source));
   data->options = options;
-  data->re = std::make_unique<RE2>(prefix + data->source, re_options);
+  data->re =
+      std::make_unique<RE2>(prefix + ToRe2Syntax(data->source), re_options);
   if (!data->re->ok()) {
     std::string message = data->re->error();
     size_t at = message.find(prefix);
