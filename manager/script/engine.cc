@@ -79,10 +79,9 @@ absl::StatusOr<Value> ToValue(mrb_state* mrb, mrb_value v) {
     return Value::Symbol(std::string(name, len));
   }
   if (mrb_string_p(v)) return Value::String(RubyString(v));
-  return absl::InvalidArgumentError(
-      absl::StrCat("unsupported return value of class ",
-                   mrb_obj_classname(mrb, v),
-                   " (expected nil, true, false, Integer, Symbol or String)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unsupported return value of class ", mrb_obj_classname(mrb, v),
+      " (expected nil, true, false, Integer, Symbol or String)"));
 }
 
 struct CallArgs {
@@ -203,8 +202,7 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   std::string message = absl::StrCat(
       "time limit of ", absl::FormatDuration(options_.time_limit), " exceeded");
   mrb_value exc = mrb_exc_new_str(
-      mrb_, timeout_class_,
-      mrb_str_new(mrb_, message.data(), message.size()));
+      mrb_, timeout_class_, mrb_str_new(mrb_, message.data(), message.size()));
   timeout_exception_ = mrb_obj_ptr(exc);
   mrb_gc_register(mrb_, exc);
   RClass* context_class =
@@ -312,7 +310,8 @@ absl::Status Engine::Compile(const std::string& path, Script* script) {
   }
   // The file's code runs in a class of its own, with one instance as self.
   RClass* cls = mrb_class_new(mrb_, mrb_->object_class);
-  mrb_value self = mrb_obj_new(mrb_, cls, 0, nullptr);
+  // Allocated without calling #initialize: no Ruby code runs unprotected.
+  mrb_value self = mrb_obj_value(mrb_obj_alloc(mrb_, MRB_TT_OBJECT, cls));
   {
     mrb_state* mrb = mrb_;  // the macro names it
     MRB_PROC_SET_TARGET_CLASS(proc, cls);
@@ -370,8 +369,8 @@ Engine::Script* Engine::Fresh(const std::string& path, absl::Status* error) {
       Report(script->last_error);
     }
   } else {
-    seen.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 +
-                    st.st_mtim.tv_nsec;
+    seen.mtime_ns =
+        int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     seen.size = st.st_size;
     seen.inode = st.st_ino;
     if (script->self != nullptr && seen == script->loaded) return script;
@@ -430,8 +429,8 @@ Engine::Outcome Engine::Call(const std::string& path, std::string_view handler,
     Report(error);
     return {fallback, error};
   }
-  mrb_data_init(mrb_obj_value(context_object_),
-                const_cast<Context*>(&context), &kContextType);
+  mrb_data_init(mrb_obj_value(context_object_), const_cast<Context*>(&context),
+                &kContextType);
   CallArgs args{self, method, mrb_obj_value(context_object_)};
   ArmDeadline();
   running_ = true;
@@ -449,15 +448,15 @@ Engine::Outcome Engine::Call(const std::string& path, std::string_view handler,
     bool timed_out = expired_;
     std::string what = Describe(mrb_obj_ptr(result), path);
     outcome.error = timed_out ? absl::DeadlineExceededError(what)
-                             : absl::InternalError(what);
+                              : absl::InternalError(what);
   } else {
     absl::StatusOr<Value> value = ToValue(mrb_, result);
     if (value.ok()) {
       outcome.value = *std::move(value);
     } else {
-      outcome.error = absl::InvalidArgumentError(absl::StrCat(
-          path, ": handler '", std::string(handler), "': ",
-          value.status().message()));
+      outcome.error = absl::InvalidArgumentError(
+          absl::StrCat(path, ": handler '", std::string(handler),
+                       "': ", value.status().message()));
     }
   }
   mrb_gc_arena_restore(mrb_, ai);

@@ -64,8 +64,12 @@ struct Value {
   static Value Nil() { return {}; }
   static Value Bool(bool b) { return {b ? Kind::kTrue : Kind::kFalse, 0, ""}; }
   static Value Integer(int64_t i) { return {Kind::kInteger, i, ""}; }
-  static Value Symbol(std::string s) { return {Kind::kSymbol, 0, std::move(s)}; }
-  static Value String(std::string s) { return {Kind::kString, 0, std::move(s)}; }
+  static Value Symbol(std::string s) {
+    return {Kind::kSymbol, 0, std::move(s)};
+  }
+  static Value String(std::string s) {
+    return {Kind::kString, 0, std::move(s)};
+  }
   // For logs and tests: nil, true, false, 42, :accept, "text".
   std::string DebugString() const;
   bool operator==(const Value&) const = default;

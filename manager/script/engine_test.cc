@@ -50,9 +50,7 @@ class EngineTest : public ::testing::Test {
   Engine::Options Logged(absl::Duration recheck = absl::ZeroDuration()) {
     Engine::Options options;
     options.recheck = recheck;
-    options.log = [this](std::string_view line) {
-      log_.emplace_back(line);
-    };
+    options.log = [this](std::string_view line) { log_.emplace_back(line); };
     return options;
   }
 
@@ -111,7 +109,8 @@ def h(c) 1.5 end
 }
 
 TEST_F(EngineTest, CompileErrorNamesFileAndLine) {
-  std::string path = Write("broken.rb", "def ok(c)\n  1\nend\ndef bad(c)\n  (1\nend\n");
+  std::string path =
+      Write("broken.rb", "def ok(c)\n  1\nend\ndef bad(c)\n  (1\nend\n");
   Engine engine(Logged());
   absl::Status status = engine.Load(path);
   ASSERT_FALSE(status.ok());
@@ -205,11 +204,15 @@ end
 def recurse(ctx)
   [1].each { spin(ctx) }
 end
+def in_block(ctx)
+  "aaa".gsub(/a/) { loop {} }
+end
 def fine(ctx) :ok end
 )");
   Engine::Options options = Logged();
   options.time_limit = absl::Milliseconds(30);
-  for (const char* handler : {"spin", "stubborn", "ensures", "recurse"}) {
+  for (const char* handler :
+       {"spin", "stubborn", "ensures", "recurse", "in_block"}) {
     SCOPED_TRACE(handler);
     Engine engine(options);
     ExpectStopped(engine, path, handler, context_);
@@ -270,7 +273,8 @@ TEST_F(EngineTest, BrokenEditKeepsTheOldCode) {
 }
 
 TEST_F(EngineTest, FilesAreIsolatedAndKeepState) {
-  std::string a = Write("a.rb", "@n = 0\ndef h(c) @n += 1; [:a, @n].inspect end\n");
+  std::string a =
+      Write("a.rb", "@n = 0\ndef h(c) @n += 1; [:a, @n].inspect end\n");
   std::string b = Write("b.rb", "def h(c) :b end\n");
   Engine engine(Logged());
   EXPECT_EQ(engine.Call(a, "h", context_, Value::Nil()).value,

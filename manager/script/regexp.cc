@@ -6,6 +6,7 @@
 #include <mruby/class.h>
 #include <mruby/compile.h>
 #include <mruby/data.h>
+#include <mruby/error.h>
 #include <mruby/hash.h>
 #include <mruby/string.h>
 #include <mruby/variable.h>
@@ -56,7 +57,8 @@ RegexpData* GetRegexp(mrb_state* mrb, mrb_value self) {
 }
 
 MatchInfo* GetMatch(mrb_state* mrb, mrb_value self) {
-  auto* data = static_cast<MatchInfo*>(mrb_data_get_ptr(mrb, self, &kMatchType));
+  auto* data =
+      static_cast<MatchInfo*>(mrb_data_get_ptr(mrb, self, &kMatchType));
   if (data == nullptr) mrb_raise(mrb, E_TYPE_ERROR, "uninitialized MatchData");
   return data;
 }
@@ -128,28 +130,37 @@ mrb_value RegexpInit(mrb_state* mrb, mrb_value self) {
   if (options & kExtended) {
     mrb_raise(mrb, RegexpError(mrb), "EXTENDED (x) is not supported");
   }
-  // Ruby's ^ and $ are line anchors; Ruby's /m is RE2's (?s).
-  std::string prefix = "(?m";
-  if (options & kIgnoreCase) prefix += "i";
-  if (options & kMultiline) prefix += "s";
-  prefix += ")";
-  RE2::Options re_options;
-  re_options.set_log_errors(false);
-  auto data = std::make_unique<RegexpData>();
-  data->source = std::string(View(source));
-  data->options = options;
-  data->re =
-      std::make_unique<RE2>(prefix + ToRe2Syntax(data->source), re_options);
-  if (!data->re->ok()) {
-    std::string message = data->re->error();
-    size_t at = message.find(prefix);
-    if (at != std::string::npos) message.erase(at, prefix.size());
-    mrb_raisef(mrb, RegexpError(mrb), "%s: /%s/", message.c_str(),
-               data->source.c_str());
+  // C++ objects live only inside this block: mruby raises with longjmp,
+  // which must not cross a frame that still owns any.
+  mrb_value error = mrb_nil_value();
+  {
+    // Ruby's ^ and $ are line anchors; Ruby's /m is RE2's (?s).
+    std::string prefix = "(?m";
+    if (options & kIgnoreCase) prefix += "i";
+    if (options & kMultiline) prefix += "s";
+    prefix += ")";
+    RE2::Options re_options;
+    re_options.set_log_errors(false);
+    auto data = std::make_unique<RegexpData>();
+    data->source = std::string(View(source));
+    data->options = options;
+    data->re =
+        std::make_unique<RE2>(prefix + ToRe2Syntax(data->source), re_options);
+    if (data->re->ok()) {
+      void* old = DATA_PTR(self);
+      if (old != nullptr) FreeRegexp(mrb, old);
+      mrb_data_init(self, data.release(), &kRegexpType);
+    } else {
+      std::string message = data->re->error();
+      size_t at = message.find(prefix);
+      if (at != std::string::npos) message.erase(at, prefix.size());
+      message += ": /" + data->source + "/";
+      error = Str(mrb, message);
+    }
   }
-  void* old = DATA_PTR(self);
-  if (old != nullptr) FreeRegexp(mrb, old);
-  mrb_data_init(self, data.release(), &kRegexpType);
+  if (!mrb_nil_p(error)) {
+    mrb_exc_raise(mrb, mrb_exc_new_str(mrb, RegexpError(mrb), error));
+  }
   return self;
 }
 
@@ -262,8 +273,7 @@ mrb_value RegexpEscape(mrb_state* mrb, mrb_value) {
   mrb_value str;
   mrb_get_args(mrb, "S", &str);
   std::string_view text = View(str);
-  return Str(mrb,
-             RE2::QuoteMeta(re2::StringPiece(text.data(), text.size())));
+  return Str(mrb, RE2::QuoteMeta(re2::StringPiece(text.data(), text.size())));
 }
 
 // MatchData#[](index or name)
@@ -276,9 +286,9 @@ mrb_value MatchIndex(mrb_state* mrb, mrb_value self) {
   for (const auto& [name, index] : m->names) {
     if (name == View(key)) return Group(mrb, *m, index);
   }
-  std::string name(View(key));
-  mrb_raisef(mrb, E_INDEX_ERROR, "undefined group name reference: %s",
-             name.c_str());
+  mrb_value message = mrb_str_new_lit(mrb, "undefined group name reference: ");
+  mrb_str_cat_str(mrb, message, key);
+  mrb_exc_raise(mrb, mrb_exc_new_str(mrb, E_INDEX_ERROR, message));
   return mrb_nil_value();
 }
 
@@ -312,7 +322,8 @@ mrb_value MatchNamedCaptures(mrb_state* mrb, mrb_value self) {
 mrb_value MatchNames(mrb_state* mrb, mrb_value self) {
   MatchInfo* m = GetMatch(mrb, self);
   mrb_value list = mrb_ary_new(mrb);
-  for (const auto& entry : m->names) mrb_ary_push(mrb, list, Str(mrb, entry.first));
+  for (const auto& entry : m->names)
+    mrb_ary_push(mrb, list, Str(mrb, entry.first));
   return list;
 }
 
@@ -405,43 +416,66 @@ mrb_int NextStart(const MatchInfo& m, std::string* copy_to,
   return end + 1;
 }
 
+struct YieldArgs {
+  mrb_value block;
+  mrb_value match;
+};
+
+mrb_value YieldBody(mrb_state* mrb, void* data) {
+  auto* args = static_cast<YieldArgs*>(data);
+  return mrb_obj_as_string(mrb, mrb_yield(mrb, args->block, args->match));
+}
+
 // Regexp#__sub(str, global[, replacement]) { |match| ... }
 mrb_value RegexpSub(mrb_state* mrb, mrb_value self) {
   mrb_value str, replacement = mrb_nil_value(), block = mrb_nil_value();
   mrb_bool global;
-  mrb_int argc = mrb_get_args(mrb, "Sb|S&", &str, &global, &replacement,
-                              &block);
+  mrb_int argc =
+      mrb_get_args(mrb, "Sb|S&", &str, &global, &replacement, &block);
   if (argc < 3 && mrb_nil_p(block)) {
     mrb_raise(mrb, E_ARGUMENT_ERROR, "replacement or block expected");
   }
   RegexpData* re = GetRegexp(mrb, self);
-  // The subject is copied: a block may change the String.
-  std::string text(View(str));
-  std::string out;
-  mrb_int start = 0, copied = 0;
-  int ai = mrb_gc_arena_save(mrb);
-  while (start <= static_cast<mrb_int>(text.size())) {
-    auto m = Search(*re, text, start);
-    if (m == nullptr) break;
-    m->subject = text;
-    auto [begin, end] = m->groups[0];
-    out.append(text, copied, begin - copied);
-    if (argc >= 3) {
-      Expand(View(replacement), *m, &out);
-    } else {
-      mrb_value r = mrb_yield(
-          mrb, block, Str(mrb, std::string_view(text).substr(begin, end - begin)));
-      r = mrb_obj_as_string(mrb, r);
-      out.append(View(r));
-      mrb_gc_arena_restore(mrb, ai);
+  // C++ objects live only inside this block; the block is called under
+  // protection and whatever it raised is raised again after the block.
+  mrb_value result = mrb_nil_value();
+  mrb_bool failed = false;
+  {
+    std::string text(View(str));  // a copy: the block may change the String
+    std::string out;
+    mrb_int start = 0, copied = 0;
+    while (start <= static_cast<mrb_int>(text.size())) {
+      auto m = Search(*re, text, start);
+      if (m == nullptr) break;
+      m->subject = text;
+      auto [begin, end] = m->groups[0];
+      out.append(text, copied, begin - copied);
+      if (argc >= 3) {
+        Expand(View(replacement), *m, &out);
+      } else {
+        YieldArgs args{
+            block, Str(mrb, std::string_view(text).substr(begin, end - begin))};
+        int ai = mrb_gc_arena_save(mrb);
+        mrb_value r = mrb_protect_error(mrb, YieldBody, &args, &failed);
+        if (failed) {
+          result = r;  // the exception, raised below
+          break;
+        }
+        out.append(View(r));
+        mrb_gc_arena_restore(mrb, ai);
+      }
+      copied = end;
+      start = NextStart(*m, &out, text);
+      if (end == begin && end < static_cast<mrb_int>(text.size())) ++copied;
+      if (!global) break;
     }
-    copied = end;
-    start = NextStart(*m, &out, text);
-    if (end == begin && end < static_cast<mrb_int>(text.size())) ++copied;
-    if (!global) break;
+    if (!failed) {
+      if (copied < static_cast<mrb_int>(text.size())) out.append(text, copied);
+      result = Str(mrb, out);
+    }
   }
-  if (copied < static_cast<mrb_int>(text.size())) out.append(text, copied);
-  return Str(mrb, out);
+  if (failed) mrb_exc_raise(mrb, result);
+  return result;
 }
 
 // Regexp#__scan(str): the matches, or arrays of groups when it has groups.

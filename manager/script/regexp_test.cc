@@ -50,14 +50,16 @@ TEST_F(RegexpTest, NewSourceOptionsAndLiterals) {
   EXPECT_EQ(Eval(R"(/ab+c/i)"), "/ab+c/i");
   EXPECT_EQ(Eval(R"(Regexp.new(/x/i).options)"), "1");
   EXPECT_EQ(Eval(R"(/a.b/ =~ "a\nb")"), "nil");
-  EXPECT_EQ(Eval(R"(/a.b/m =~ "a\nb")"), "0");     // MULTILINE: dot matches \n
+  EXPECT_EQ(Eval(R"(/a.b/m =~ "a\nb")"), "0");    // MULTILINE: dot matches \n
   EXPECT_EQ(Eval(R"(/^b$/ =~ "a\nb\nc")"), "2");  // line anchors, as in Ruby
 }
 
 TEST_F(RegexpTest, BadPatternRaisesRegexpErrorWithRe2Message) {
   EXPECT_EQ(Eval(R"(Regexp.new("a(b"))"), "RegexpError: missing ): a(b: /a(b/");
-  EXPECT_EQ(Eval(R"(begin; Regexp.new("(?<n>x)\\k<n>"); rescue RegexpError => e; :caught; end)"),
-            ":caught");
+  EXPECT_EQ(
+      Eval(
+          R"(begin; Regexp.new("(?<n>x)\\k<n>"); rescue RegexpError => e; :caught; end)"),
+      ":caught");
   EXPECT_EQ(Eval(R"(Regexp.new("a", "x"))"),
             "RegexpError: EXTENDED (x) is not supported");
   EXPECT_EQ(Eval(R"(RegexpError.ancestors.include?(StandardError))"), "true");
@@ -70,17 +72,22 @@ TEST_F(RegexpTest, MatchOperators) {
   EXPECT_EQ(Eval(R"(/x/ =~ nil)"), "nil");
   EXPECT_EQ(Eval(R"("a" =~ "a")"),
             "TypeError: wrong argument type String (expected Regexp)");
-  EXPECT_EQ(Eval(R"(case "spam.example" when /^ham/ then 1 when /spam/ then 2 end)"),
-            "2");
+  EXPECT_EQ(
+      Eval(R"(case "spam.example" when /^ham/ then 1 when /spam/ then 2 end)"),
+      "2");
   EXPECT_EQ(Eval(R"(/x/ === 42)"), "false");
   EXPECT_EQ(Eval(R"("abc".match?(/b/))"), "true");
 }
 
 TEST_F(RegexpTest, MatchData) {
-  EXPECT_EQ(Eval(R"(m = /(\w+)@(\w+)\.com/.match("mail bob@example.com now"); [m[0], m[1], m[2], m[3], m[-1]])"),
-            R"(["bob@example.com", "bob", "example", nil, "example"])");
-  EXPECT_EQ(Eval(R"(m = "x=1;y=2".match(/y=(\d)/); [m.pre_match, m.post_match, m.to_s, m.begin(1), m.end(0), m.size])"),
-            R"(["x=1;", "", "y=2", 6, 7, 2])");
+  EXPECT_EQ(
+      Eval(
+          R"(m = /(\w+)@(\w+)\.com/.match("mail bob@example.com now"); [m[0], m[1], m[2], m[3], m[-1]])"),
+      R"(["bob@example.com", "bob", "example", nil, "example"])");
+  EXPECT_EQ(
+      Eval(
+          R"(m = "x=1;y=2".match(/y=(\d)/); [m.pre_match, m.post_match, m.to_s, m.begin(1), m.end(0), m.size])"),
+      R"(["x=1;", "", "y=2", 6, 7, 2])");
   EXPECT_EQ(Eval(R"(/(a)(b)?/.match("ac").captures)"), R"(["a", nil])");
   EXPECT_EQ(Eval(R"(/(a)(b)?/.match("ac").to_a)"), R"(["a", "a", nil])");
   EXPECT_EQ(Eval(R"(/b/.match("abcb", 2).begin(0))"), "3");
@@ -91,8 +98,9 @@ TEST_F(RegexpTest, MatchData) {
 TEST_F(RegexpTest, NamedCaptures) {
   const char* code =
       R"(m = /(?P<user>[^@]+)@(?P<domain>.+)/.match("ann@example.org"); )";
-  EXPECT_EQ(Eval((std::string(code) + "[m[:user], m[\"domain\"], m.names]").c_str()),
-            R"(["ann", "example.org", ["user", "domain"]])");
+  EXPECT_EQ(
+      Eval((std::string(code) + "[m[:user], m[\"domain\"], m.names]").c_str()),
+      R"(["ann", "example.org", ["user", "domain"]])");
   EXPECT_EQ(Eval((std::string(code) + "m.named_captures").c_str()),
             R"({"user"=>"ann", "domain"=>"example.org"})");
   EXPECT_EQ(Eval((std::string(code) + "m[:nope]").c_str()),
@@ -126,6 +134,10 @@ TEST_F(RegexpTest, SubAndGsub) {
   EXPECT_EQ(Eval(R"(s = "aXbX"; [s.gsub!(/X/, "y"), s, s.sub!(/Z/, "")])"),
             R"(["ayby", "ayby", nil])");
   EXPECT_EQ(Eval(R"("a.b".gsub(".", "-"))"), R"("a-b")");  // String pattern
+  EXPECT_EQ(
+      Eval(
+          R"(begin; "ab".gsub(/a/) { raise "in block" }; rescue => e; e.message; end)"),
+      R"("in block")");
   EXPECT_EQ(Eval(R"("x".gsub(/x/))"),
             "ArgumentError: replacement or block expected");
 }
