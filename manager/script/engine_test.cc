@@ -207,12 +207,15 @@ end
 def in_block(ctx)
   "aaa".gsub(/a/) { loop {} }
 end
+def in_fiber(ctx)
+  Fiber.new { begin; loop {}; rescue Exception; loop {}; end }.resume
+end
 def fine(ctx) :ok end
 )");
   Engine::Options options = Logged();
   options.time_limit = absl::Milliseconds(30);
   for (const char* handler :
-       {"spin", "stubborn", "ensures", "recurse", "in_block"}) {
+       {"spin", "stubborn", "ensures", "recurse", "in_block", "in_fiber"}) {
     SCOPED_TRACE(handler);
     Engine engine(options);
     ExpectStopped(engine, path, handler, context_);
