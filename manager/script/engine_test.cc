@@ -144,6 +144,23 @@ end
   EXPECT_EQ(engine.vm_depth(), 0);
 }
 
+TEST_F(EngineTest, RunawayRecursionGivesTheFallback) {
+  std::string path = Write("deep.rb", R"(
+def down(n) down(n + 1) end
+def h(ctx) down(0) end
+def via_c(ctx) [1].map { via_c(ctx) } end
+)");
+  Engine engine(Logged());
+  for (const char* handler : {"h", "via_c"}) {
+    Engine::Outcome outcome =
+        engine.Call(path, handler, context_, Value::Symbol("fb"));
+    EXPECT_EQ(outcome.value, Value::Symbol("fb"));
+    EXPECT_TRUE(absl::StrContains(outcome.error.message(), "SystemStackError"))
+        << outcome.error;
+    EXPECT_EQ(engine.vm_depth(), 0);
+  }
+}
+
 TEST_F(EngineTest, MissingHandlerAndMissingFile) {
   std::string path = Write("empty.rb", "x = 1\n");
   Engine engine(Logged());
@@ -273,6 +290,20 @@ TEST_F(EngineTest, BrokenEditKeepsTheOldCode) {
   Write("edit.rb", "def v(c) :new end\n", 2);
   EXPECT_EQ(engine.Call(path, "v", context_, Value::Nil()).value,
             Value::Symbol("new"));
+}
+
+TEST_F(EngineTest, DeletedFileKeepsTheOldCode) {
+  std::string path = Write("gone.rb", "def v(c) :kept end\n");
+  Engine engine(Logged());
+  ASSERT_EQ(engine.Call(path, "v", context_, Value::Nil()).value,
+            Value::Symbol("kept"));
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(engine.Call(path, "v", context_, Value::Nil()).value,
+            Value::Symbol("kept"));
+  EXPECT_EQ(engine.Call(path, "v", context_, Value::Nil()).value,
+            Value::Symbol("kept"));
+  ASSERT_EQ(log_.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(log_[0], "cannot stat")) << log_[0];
 }
 
 TEST_F(EngineTest, FilesAreIsolatedAndKeepState) {
