@@ -61,7 +61,9 @@ if ! apt-get source -qq mruby=3.1.0-3 >/dev/null 2>&1; then
 fi
 cd mruby-3.1.0
 start=$(date +%s)
-MRUBY_CONFIG="$CONFIG" MRUBY_BUILD_DIR="$WORK/build" \
+# A copy: rake writes a .lock file beside the configuration.
+cp "$CONFIG" "$WORK/build_config.rb"
+MRUBY_CONFIG="$WORK/build_config.rb" MRUBY_BUILD_DIR="$WORK/build" \
   rake -j2 all >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
 
 rm -rf "$PREFIX.new"
