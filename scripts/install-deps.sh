@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every Debian package the build and the tests need.
-# Safe to run again: packages already present are skipped.
+# Safe to run again: packages already present are skipped. Then builds mruby
+# for the scripting engine (scripts/build-mruby.sh, a no-op once built).
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
 
 PACKAGES=(
   bazel-bootstrap g++ clang libclang-rt-14-dev clang-format
@@ -21,6 +23,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[install-deps] all ${#PACKAGES[@]} packages already installed"
+  bash "$HERE/build-mruby.sh"
   exit 0
 fi
 
@@ -31,4 +34,5 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 echo "postfix postfix/mailname string test.example.com" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+bash "$HERE/build-mruby.sh"
 echo "[install-deps] done"
