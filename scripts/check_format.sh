@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that every C++ file of ours (*.cc, *.h outside third_party/) is
 # formatted as clang-format 14 formats it with the repository's .clang-format
-# (Google style). Lists the files that are not and exits 1; fix them with
+# (Google style), and that no file keeps merge conflict markers. Lists the
+# files that fail and exits 1; fix formatting with
 #   clang-format -i FILE...
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +36,11 @@ if [ "${#bad[@]}" -ne 0 ]; then
   exit 1
 fi
 echo "check_format: ${#files[@]} files clang-formatted"
+
+# No file keeps the markers of an unresolved merge.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  if git grep -n -e '^<<<<<<< ' -e '^>>>>>>> ' -e '^=======$' -- . ':!third_party'; then
+    echo "check_format: merge conflict markers left in the files above" >&2
+    exit 1
+  fi
+fi
