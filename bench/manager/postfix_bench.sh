@@ -10,6 +10,8 @@
 #   direct 1         Postfix -> one libmilter child (testdata/libmilter/
 #                    sample_filter.c)
 #   manager 1        Postfix -> manager -> that same child
+#   manager 1 +metrics  the same with status_listen set (the sessions count
+#                    metrics), against "manager 1"
 #   postfix chain 3  Postfix with smtpd_milters listing three libmilter
 #                    children (three processes, the first is the one above)
 #   manager 3        Postfix -> manager -> the same three children
@@ -67,7 +69,7 @@ done
 
 declare -A PORT RATES MCPU CCPU
 PORT[lib0]=$((BASE + 10)); PORT[lib1]=$((BASE + 11)); PORT[lib2]=$((BASE + 12))
-PORT[m1]=$((BASE + 13)); PORT[m3]=$((BASE + 14))
+PORT[m1]=$((BASE + 13)); PORT[m3]=$((BASE + 14)); PORT[m1s]=$((BASE + 15))
 wait_port() {  # NAME PID
   for _ in $(seq 100); do
     _pf_listening "${PORT[$1]}" && return 0
@@ -82,13 +84,14 @@ start_child() {  # NAME; sets PID
   PIDS+=("$PID")
   wait_port "$1" "$PID"
 }
-start_manager() {  # NAME CHILD...; sets PID
-  local name="$1" c
-  shift
+start_manager() {  # NAME [STATUS_LISTEN] CHILD...; sets PID
+  local name="$1" status="$2" c
+  shift 2
   {
     echo "connection_spec: \"inet:${PORT[$name]}@[127.0.0.1]\""
     echo "detect_installed_milters: false"  # only the children listed here
     [ -n "${MANAGER_IO_THREADS:-}" ] && echo "io_threads: $MANAGER_IO_THREADS"
+    [ -n "$status" ] && echo "status_listen: \"$status\""
     for c in "$@"; do
       echo "child { name: \"$c\" connection_spec: \"inet:${PORT[$c]}@127.0.0.1\" }"
     done
@@ -101,19 +104,22 @@ start_manager() {  # NAME CHILD...; sets PID
 start_child lib0; LIB0=$PID
 start_child lib1; LIB1=$PID
 start_child lib2; LIB2=$PID
-start_manager m1 lib0; M1=$PID
-start_manager m3 lib0 lib1 lib2; M3=$PID
+start_manager m1 "" lib0; M1=$PID
+start_manager m3 "" lib0 lib1 lib2; M3=$PID
+# The same as m1, counting metrics for a status listener.
+start_manager m1s "inet:0@[127.0.0.1]" lib0; M1S=$PID
 IO_THREADS=$("$WORK/milter-manager" -c "$WORK/m1.conf" --show-config | awk '/^io_threads:/ {print $2}')
 
 pf_start "$BASE" "" "in_flow_delay = 0s" || fail "Postfix did not start"
 L() { echo "inet:127.0.0.1:${PORT[$1]}"; }
-CELLS=("direct 1" "manager 1" "postfix chain 3" "manager 3")
+CELLS=("direct 1" "manager 1" "manager 1 +metrics" "postfix chain 3" "manager 3")
 declare -A SMTP_PORT MILTERS MPID KIDS
 MILTERS["direct 1"]=$(L lib0);                       MPID["direct 1"]=-
 MILTERS["manager 1"]=$(L m1);                        MPID["manager 1"]=$M1
+MILTERS["manager 1 +metrics"]=$(L m1s);              MPID["manager 1 +metrics"]=$M1S
 MILTERS["postfix chain 3"]="$(L lib0),$(L lib1),$(L lib2)"; MPID["postfix chain 3"]=-
 MILTERS["manager 3"]=$(L m3);                        MPID["manager 3"]=$M3
-KIDS["direct 1"]=$LIB0; KIDS["manager 1"]=$LIB0
+KIDS["direct 1"]=$LIB0; KIDS["manager 1"]=$LIB0; KIDS["manager 1 +metrics"]=$LIB0
 KIDS["postfix chain 3"]="$LIB0 $LIB1 $LIB2"; KIDS["manager 3"]="$LIB0 $LIB1 $LIB2"
 port=$((BASE + 2))
 for c in "${CELLS[@]}"; do
@@ -174,8 +180,8 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 # The manager's log holds nothing but its start line unless something failed.
-for m in m1 m3; do
-  [ "$(grep -vc 'listening on' "$WORK/$m.log")" = 0 ] || echo "   NOTE: $m logged: $(grep -v 'listening on' "$WORK/$m.log" | tail -1)"
+for m in m1 m3 m1s; do
+  [ "$(grep -vc 'listening on\|status and metrics on' "$WORK/$m.log")" = 0 ] || echo "   NOTE: $m logged: $(grep -v 'listening on' "$WORK/$m.log" | tail -1)"
 done
 
 echo
@@ -188,6 +194,7 @@ med() { echo "$1" | median; }
 for c in "${CELLS[@]}"; do
   case "$c" in
     "manager 1") base="direct 1" ;;
+    "manager 1 +metrics") base="manager 1" ;;
     "manager 3") base="postfix chain 3" ;;
     *) base="" ;;
   esac

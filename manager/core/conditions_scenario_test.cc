@@ -28,28 +28,11 @@ using ::testing::Contains;
 using testing::Content;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::Lines;
 using testing::ManagerUnderTest;
 using ::testing::Not;
 using testing::ScriptedChild;
 using testing::TempDir;
-
-// The manager's log lines, kept for assertions.
-struct Lines {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  LogSink Sink() {
-    return [this](config::LogLevel, std::string_view line) {
-      std::lock_guard<std::mutex> lock(mu);
-      lines.emplace_back(line);
-    };
-  }
-  std::string All() {
-    std::lock_guard<std::mutex> lock(mu);
-    std::string out;
-    for (const std::string& l : lines) absl::StrAppend(&out, l, "\n");
-    return out;
-  }
-};
 
 server::ConnectionInfo ClientAt(const std::string& host,
                                 const std::string& address) {

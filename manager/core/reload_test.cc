@@ -4,7 +4,6 @@
 // settings fixed at start-up keep their values, each change named in a
 // warning. Real sockets, children built on milter/client.
 
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,6 +26,7 @@ using testing::ChildEntry;
 using testing::ChildScript;
 using testing::Client;
 using ::testing::HasSubstr;
+using testing::Lines;
 using testing::ManagerUnderTest;
 using testing::ScriptedChild;
 using testing::TempDir;
@@ -42,23 +42,6 @@ ChildScript Rejecting(const std::string& name) {
   };
   return script;
 }
-
-struct Lines {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  LogSink Sink() {
-    return [this](config::LogLevel, std::string_view line) {
-      std::lock_guard<std::mutex> lock(mu);
-      lines.emplace_back(line);
-    };
-  }
-  std::string All() {
-    std::lock_guard<std::mutex> lock(mu);
-    std::string out;
-    for (const std::string& l : lines) absl::StrAppend(&out, l, "\n");
-    return out;
-  }
-};
 
 // The configuration text of `manager` with `children` instead of its own.
 config::ManagerConfig WithChildren(const Manager& manager,

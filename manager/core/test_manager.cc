@@ -44,6 +44,20 @@ ManagerUnderTest::~ManagerUnderTest() {
   thread_.join();
 }
 
+LogSink Lines::Sink() {
+  return [this](config::LogLevel, std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  };
+}
+
+std::string Lines::All() {
+  std::lock_guard<std::mutex> lock(mu);
+  std::string out;
+  for (const std::string& l : lines) absl::StrAppend(&out, l, "\n");
+  return out;
+}
+
 std::string ChildEntry(const std::string& name, const ScriptedChild& c,
                        const std::string& extra) {
   return absl::StrCat("child { name: \"", name, "\" connection_spec: \"",

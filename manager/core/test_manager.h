@@ -6,8 +6,10 @@
 #define MANAGER_CORE_TEST_MANAGER_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "manager/core/manager.h"
@@ -35,6 +37,15 @@ class ManagerUnderTest {
   std::unique_ptr<Manager> manager_;
   std::string spec_;
   std::thread thread_;
+};
+
+// The manager's log lines, kept for assertions. Thread-safe.
+struct Lines {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  LogSink Sink();
+  // Every line so far, each ending in a newline.
+  std::string All();
 };
 
 // "child { name: NAME connection_spec: ... EXTRA }".

@@ -28,6 +28,18 @@ write_conf() {  # CHILD_TEXT
     >"$CONF.new" && mv "$CONF.new" "$CONF"
 }
 
+# reload: SIGHUP, then waits for the manager to log one more reload.
+reloads=0
+reload() {
+  kill -HUP "${MD_PID[manager]}"
+  reloads=$((reloads + 1))
+  for _ in $(seq 100); do
+    [ "$(grep -c "configuration reloaded from $CONF" "$MD_WORK/manager.log")" -ge "$reloads" ] && return 0
+    sleep 0.1
+  done
+  md_fail "reload $reloads not logged"
+}
+
 md_port
 pf_start "$MD_PORT" "$MD_MILTER" || md_fail "postfix did not start"
 
@@ -43,7 +55,6 @@ for s in $(seq 1 "$SENDERS"); do
   SENDER_PIDS+=("$!")
 done
 
-reloads=0
 while [ "$reloads" -lt 8 ]; do
   if [ $((reloads % 2)) = 0 ]; then write_conf "$in_force"; else write_conf "$watching"; fi
   if [ "$reloads" = 4 ]; then
@@ -54,14 +65,7 @@ while [ "$reloads" -lt 8 ]; do
     md_ok "an invalid file was refused during the stream"
     write_conf "$watching"
   fi
-  kill -HUP "${MD_PID[manager]}"
-  reloads=$((reloads + 1))
-  for _ in $(seq 100); do
-    [ "$(grep -c "configuration reloaded from $CONF" "$MD_WORK/manager.log")" -ge "$reloads" ] && break
-    sleep 0.1
-  done
-  [ "$(grep -c "configuration reloaded from $CONF" "$MD_WORK/manager.log")" -ge "$reloads" ] ||
-    md_fail "reload $reloads not logged"
+  reload
   # Let some mail pass on each configuration.
   want=$(( (reloads * TOTAL) / 10 ))
   pf_wait_delivered "$want" 60 >/dev/null || md_fail "stream stalled at reload $reloads"
@@ -76,12 +80,7 @@ with=$(pf_sink_files | head -"$TOTAL" | xargs grep -l "^X-Sample: yes" | wc -l)
 md_ok "all $TOTAL delivered ($with with the child's change, $((TOTAL - with)) without)"
 
 write_conf "$in_force"
-kill -HUP "${MD_PID[manager]}"
-reloads=$((reloads + 1))
-for _ in $(seq 100); do
-  [ "$(grep -c "configuration reloaded from $CONF" "$MD_WORK/manager.log")" -ge "$reloads" ] && break
-  sleep 0.1
-done
+reload
 pf_send sender@example.com r@dest.example "after" >/dev/null || md_fail "last message refused"
 pf_wait_delivered $((TOTAL + 1)) 60 >/dev/null || md_fail "last message not delivered"
 grep -q "^X-Sample: yes" "$(pf_sink_files | tail -1)" ||
