@@ -89,6 +89,11 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   }
   manager_ = *std::move(manager);
   if (absl::Status s = manager_->Listen(); !s.ok()) return s;
+  // Before the status listener, whose POST /reload reconfigures it. (The
+  // user switch below applies to its thread too.)
+  supervisor_ =
+      std::make_unique<Supervisor>(health_, std::move(launcher), sink);
+  supervisor_->Configure(manager_->config());
   if (absl::Status s = StartStatus(config, std::move(metrics)); !s.ok()) {
     return s;
   }
@@ -101,9 +106,6 @@ absl::Status Service::Prepare(const config::ManagerConfig& config) {
   if (account.has_value()) {
     if (absl::Status s = SwitchUser(*account); !s.ok()) return s;
   }
-  supervisor_ =
-      std::make_unique<Supervisor>(health_, std::move(launcher), sink);
-  supervisor_->Configure(manager_->config());
   absl::StatusOr<std::unique_ptr<SignalWatcher>> signals = SignalWatcher::Start(
       [this] { (void)Reload(); },
       [this] {
