@@ -6,6 +6,7 @@
 #include "manager/conditions/basic.h"
 #include "manager/conditions/builtin.h"
 #include "manager/conditions/composite.h"
+#include "manager/conditions/script_condition.h"
 
 namespace milter::manager::conditions {
 namespace {
@@ -15,13 +16,17 @@ using config::ApplicableCondition;
 const std::vector<const Condition*> kNone;
 const std::vector<int> kNoDependencies;
 
-// The children a condition depends on, through composites.
+// The children a condition of child `self` depends on, through composites
+// (a script condition may read any child's answer: every earlier child).
 void CollectDependencies(const config::ManagerConfig& config,
-                         const std::string& name, std::vector<int>* out,
-                         int depth = 0) {
+                         const std::string& name, int self,
+                         std::vector<int>* out, int depth = 0) {
   if (depth > 64) return;
   for (const ApplicableCondition& c : config.applicable_condition()) {
     if (c.name() != name) continue;
+    if (c.has_script()) {
+      for (int i = 0; i < self; ++i) out->push_back(i);
+    }
     if (c.has_child_result()) {
       for (int i = 0; i < config.child_size(); ++i) {
         if (config.child(i).name() == c.child_result().child()) {
@@ -36,7 +41,7 @@ void CollectDependencies(const config::ManagerConfig& config,
     if (c.has_all_of())
       refs.assign(c.all_of().name().begin(), c.all_of().name().end());
     for (const std::string& r : refs) {
-      CollectDependencies(config, r, out, depth + 1);
+      CollectDependencies(config, r, self, out, depth + 1);
     }
   }
 }
@@ -68,6 +73,15 @@ absl::Status ConditionSet::Add(const ApplicableCondition& c,
     case ApplicableCondition::kMessageSize:
       built =
           std::make_unique<MessageSizeCondition>(c.name(), c.message_size());
+      break;
+    case ApplicableCondition::kScript:
+      if (scripts_ == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("condition \"", c.name(),
+                         "\": script conditions need a script runtime"));
+      }
+      built = std::make_unique<ScriptCondition>(c.name(), c.script(), config,
+                                                scripts_);
       break;
     case ApplicableCondition::kChildResult:
       built =
@@ -110,8 +124,10 @@ absl::Status ConditionSet::Add(const ApplicableCondition& c,
 }
 
 absl::StatusOr<std::shared_ptr<const ConditionSet>> ConditionSet::Build(
-    const config::ManagerConfig& config) {
+    const config::ManagerConfig& config,
+    std::shared_ptr<script::Runtime> scripts) {
   std::shared_ptr<ConditionSet> set(new ConditionSet());
+  set->scripts_ = std::move(scripts);
   for (const ApplicableCondition& c : config.applicable_condition()) {
     if (absl::Status s = set->Add(c, config); !s.ok()) return s;
   }
@@ -126,7 +142,7 @@ absl::StatusOr<std::shared_ptr<const ConditionSet>> ConditionSet::Build(
                          "\": no applicable_condition named \"", name, "\""));
       }
       set->per_child_[i].push_back(it->second);
-      CollectDependencies(config, name, &set->dependencies_[i]);
+      CollectDependencies(config, name, i, &set->dependencies_[i]);
     }
   }
   return std::shared_ptr<const ConditionSet>(std::move(set));

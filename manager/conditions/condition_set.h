@@ -25,13 +25,16 @@
 #include "absl/status/statusor.h"
 #include "manager/conditions/condition.h"
 #include "manager/config/config.pb.h"
+#include "manager/script/runtime.h"
 
 namespace milter::manager::conditions {
 
 class ConditionSet {
  public:
+  // `scripts` runs script conditions (may be null when there are none).
   static absl::StatusOr<std::shared_ptr<const ConditionSet>> Build(
-      const config::ManagerConfig& config);
+      const config::ManagerConfig& config,
+      std::shared_ptr<script::Runtime> scripts = nullptr);
 
   // The conditions child `index` (its position in config.child) applies
   // under, in its order; empty for a child without conditions.
@@ -55,6 +58,7 @@ class ConditionSet {
   absl::flat_hash_map<const Condition*, int> index_;
   std::vector<std::vector<const Condition*>> per_child_;
   std::vector<std::vector<int>> dependencies_;
+  std::shared_ptr<script::Runtime> scripts_;
 };
 
 // What a child's conditions say at a stage, together.

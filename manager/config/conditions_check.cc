@@ -45,6 +45,12 @@ void FillDefaults(ApplicableCondition* c) {
       if (!d->has_holds_on_error()) d->set_holds_on_error(false);
       break;
     }
+    case ApplicableCondition::kScript: {
+      auto* s = c->mutable_script();
+      if (!(s->time_limit() > 0)) s->set_time_limit(0.1);
+      if (!s->has_holds_on_error()) s->set_holds_on_error(true);
+      break;
+    }
     default:
       break;
   }
@@ -103,6 +109,17 @@ absl::Status CheckParameters(const ApplicableCondition& c,
       if (c.message_size().max_bytes() == 0) {
         return Invalid(where,
                        absl::StrCat(who, "message_size needs max_bytes"));
+      }
+      return absl::OkStatus();
+    case ApplicableCondition::kScript:
+      if (c.script().file().empty()) {
+        return Invalid(where, absl::StrCat(who, "script needs a file"));
+      }
+      if (!std::isfinite(c.script().time_limit()) ||
+          c.script().time_limit() > 60) {
+        return Invalid(where, absl::StrCat(who,
+                                           "script time_limit must be "
+                                           "between 0 and 60 seconds"));
       }
       return absl::OkStatus();
     case ApplicableCondition::kAnyOf:

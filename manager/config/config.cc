@@ -179,6 +179,53 @@ absl::Status CheckSupervision(const ManagerConfig& c, const Locator& at) {
   return absl::OkStatus();
 }
 
+bool KnownScriptStage(const std::string& stage) {
+  static const char* const kStages[] = {
+      "connect", "helo", "envfrom", "envrcpt", "data",  "unknown",
+      "header",  "eoh",  "body",    "eom",     "abort", "close"};
+  for (const char* known : kStages) {
+    if (stage == known) return true;
+  }
+  return false;
+}
+
+// A child whose handlers are a script (no socket, nothing launched).
+absl::Status CheckScriptChild(const Locator& at, int i, const ChildConfig& c) {
+  std::string who = absl::StrCat("child \"", c.name(), "\": ");
+  if (!c.connection_spec().empty() || !c.command().empty()) {
+    return Invalid(
+        at.Where("child", i, c.command().empty() ? "connection_spec" : "command"),
+        absl::StrCat(who, "a script child has no connection_spec or command"));
+  }
+  const config::ScriptConfig& s = c.script();
+  if (s.file().empty() && s.handler_size() == 0) {
+    return Invalid(at.Where("child", i, "script"),
+                   absl::StrCat(who, "script needs a file or handlers"));
+  }
+  absl::flat_hash_set<std::string> stages;
+  for (const config::ScriptHandler& h : s.handler()) {
+    if (!KnownScriptStage(h.stage())) {
+      return Invalid(at.Where("child", i, "script"),
+                     absl::StrCat(who, "unknown handler stage \"", h.stage(),
+                                  "\" (connect, helo, envfrom, envrcpt, data, "
+                                  "unknown, header, eoh, body, eom, abort, "
+                                  "close)"));
+    }
+    if (!stages.insert(h.stage()).second || h.file().empty()) {
+      return Invalid(at.Where("child", i, "script"),
+                     absl::StrCat(who, "handler for ", h.stage(),
+                                  h.file().empty() ? " has no file"
+                                                   : " given twice"));
+    }
+  }
+  if (!std::isfinite(s.time_limit()) || s.time_limit() < 0 ||
+      s.time_limit() > 60) {
+    return Invalid(at.Where("child", i, "script"),
+                   absl::StrCat(who, "time_limit must be 0..60 seconds"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
                         absl::flat_hash_set<std::string>* names) {
   if (!ValidName(c.name())) {
@@ -193,6 +240,7 @@ absl::Status CheckChild(const Locator& at, int i, const ChildConfig& c,
     return Invalid(at.Where("child", i, "name"),
                    absl::StrCat(who, "name used twice"));
   }
+  if (c.has_script()) return CheckScriptChild(at, i, c);
   if (c.connection_spec().empty()) {
     return Invalid(at.Where("child", i, "connection_spec"),
                    absl::StrCat(who, "connection_spec is missing"));
@@ -343,6 +391,14 @@ void FillDefaults(ManagerConfig* c) {
     if (!child.has_description()) child.set_description("");
     if (!child.has_evaluation_mode()) child.set_evaluation_mode(false);
     if (!child.has_concurrent_content()) child.set_concurrent_content(false);
+    if (child.has_script()) {
+      config::ScriptConfig& script = *child.mutable_script();
+      script.set_time_limit(OrDefault(script.time_limit(), 0.1));
+      if (!script.has_file()) script.set_file("");
+      if (child.fallback_status() == config::FALLBACK_UNSET) {
+        child.set_fallback_status(config::TEMPFAIL);
+      }
+    }
     if (child.fallback_status() == config::FALLBACK_UNSET) {
       child.set_fallback_status(c->fallback_status());
     }
@@ -373,6 +429,28 @@ ManagerConfig EmbeddedDefault() {
   return c;
 }
 
+// Script paths are relative to the configuration file's directory.
+void ResolveScriptPaths(std::string_view file_name, ManagerConfig* config) {
+  size_t slash = file_name.rfind('/');
+  if (slash == std::string_view::npos) return;
+  std::string dir(file_name.substr(0, slash + 1));
+  auto resolve = [&](std::string* path) {
+    if (!path->empty() && (*path)[0] != '/') *path = dir + *path;
+  };
+  for (ChildConfig& child : *config->mutable_child()) {
+    if (!child.has_script()) continue;
+    if (child.script().has_file()) {
+      resolve(child.mutable_script()->mutable_file());
+    }
+    for (config::ScriptHandler& h : *child.mutable_script()->mutable_handler()) {
+      resolve(h.mutable_file());
+    }
+  }
+  for (config::ApplicableCondition& c : *config->mutable_applicable_condition()) {
+    if (c.has_script()) resolve(c.mutable_script()->mutable_file());
+  }
+}
+
 absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
                                           std::string_view file_name,
                                           const ConfigAugmenter& augment) {
@@ -396,6 +474,7 @@ absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
     }
   }
   SetOrigins(at, &config);
+  ResolveScriptPaths(file_name, &config);
   if (augment) augment(&config);
   FillDefaults(&config);
   if (absl::Status s = Validate(config, at); !s.ok()) return s;

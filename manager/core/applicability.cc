@@ -86,7 +86,7 @@ void Applicability::SetRecipient(std::string_view address) {
 
 void Applicability::Record(const std::string& name, Stage stage,
                            codec::Status status) {
-  if (!IsEnvelope(stage)) return;
+  if (!IsEnvelope(stage) && stage != config::END_OF_MESSAGE) return;
   verdicts_[name][stage] = status;
 }
 

@@ -43,7 +43,7 @@ class Applicability {
   void SetRecipient(std::string_view address);
   void SetBodyBytes(uint64_t bytes) { facts_.body_bytes = bytes; }
 
-  // What child `name` answered at an envelope stage.
+  // What child `name` answered at an envelope stage or end of message.
   void Record(const std::string& name, Stage stage, codec::Status status);
 
   // Whether child `index` (its position in the configuration) has

@@ -4,33 +4,16 @@
 
 namespace milter::manager {
 
-server::SessionOptions ChildSessionOptions(
-    const config::ChildConfig& config, const codec::OptionNegotiation& offer) {
-  server::SessionOptions options;
-  options.version = offer.version;
-  options.actions = offer.actions;
-  options.protocol = offer.protocol;
-  options.connect_timeout = absl::Seconds(config.connect_timeout());
-  options.write_timeout = absl::Seconds(config.write_timeout());
-  options.read_timeout = absl::Seconds(config.reading_timeout());
-  options.end_of_message_timeout =
-      absl::Seconds(config.end_of_message_timeout());
-  return options;
-}
-
 Child::Child(const config::ChildConfig* config, int index,
-             asio::any_io_executor executor,
-             const codec::OptionNegotiation& offer)
-    : config_(config),
-      index_(index),
-      session_(std::move(executor), ChildSessionOptions(*config, offer)) {}
+             std::unique_ptr<ChildLink> link)
+    : config_(config), index_(index), link_(std::move(link)) {}
 
 ChildNeeds Child::needs() const {
   ChildNeeds needs;
-  needs.options = session_.negotiated();
+  needs.options = link_->negotiated();
   for (int i = 0; i < codec::kNumMacroStages; ++i) {
     needs.symbol_lists[i] =
-        session_.symbol_list(static_cast<codec::MacroStage>(i));
+        link_->symbol_list(static_cast<codec::MacroStage>(i));
   }
   return needs;
 }
@@ -66,6 +49,12 @@ void Child::Answered(codec::Status status, bool message_scope) {
 
 void Child::NewMessage() {
   body_skipped = false;
+  if (script_off && *script_off != script::SwitchScope::kSession) {
+    script_off.reset();
+  }
+  if (script_on && *script_on != script::SwitchScope::kSession) {
+    script_on.reset();
+  }
   if (part_ == Part::kDoneForMessage) part_ = Part::kActive;
 }
 

@@ -1,4 +1,5 @@
-// One child milter within one MTA session: the MTA-side session to it, and
+// One child milter within one MTA session: the link to it (a socket or a
+// script, child_link.h), and
 // what the manager knows of its part in the current session and message
 // (whether it still takes part, why not, what it answered).
 //
@@ -12,15 +13,17 @@
 #define MANAGER_CORE_CHILD_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "asio/any_io_executor.hpp"
 #include "manager/config/config.pb.h"
 #include "manager/core/merge.h"
+#include "manager/script/session.h"
 #include "manager/supervise/health.h"
 #include "milter/codec/status.h"
-#include "milter/server/session.h"
+#include "manager/core/child_link.h"
 
 namespace milter::manager {
 
@@ -35,19 +38,20 @@ class Child {
 
   // `index`: the child's position in the configuration.
   Child(const config::ChildConfig* config, int index,
-        asio::any_io_executor executor, const codec::OptionNegotiation& offer);
+        std::unique_ptr<ChildLink> link);
 
   const std::string& name() const { return config_->name(); }
   int index() const { return index_; }
   const config::ChildConfig& config() const { return *config_; }
-  server::Session& session() { return session_; }
+  ChildLink& link() { return *link_; }
+  bool is_script() const { return config_->has_script(); }
   bool evaluation_mode() const { return config_->evaluation_mode(); }
 
   Part part() const { return part_; }
   bool active() const { return part_ == Part::kActive; }
   // Whether the child takes the stage `no_send_flag` covers.
   bool takes(uint32_t no_send_flag) const {
-    return active() && session_.negotiated().Sends(no_send_flag);
+    return active() && link_->negotiated().Sends(no_send_flag);
   }
   // What the child negotiated (valid after a successful Open).
   ChildNeeds needs() const;
@@ -81,19 +85,18 @@ class Child {
   void NewMessage();
   // The body after a skip is not sent to this child.
   bool body_skipped = false;
+  // A script's switch of the child: off (not asked) or on (asked whatever
+  // its applicable conditions say), for a scope; nullopt: none.
+  std::optional<script::SwitchScope> script_off, script_on;
 
  private:
   const config::ChildConfig* config_;
   int index_;
-  server::Session session_;
+  std::unique_ptr<ChildLink> link_;
   Part part_ = Part::kActive;
   absl::Status error_;
   std::shared_ptr<ChildHealth> health_;
 };
-
-// Session options for a child: the offer and its timeouts.
-server::SessionOptions ChildSessionOptions(
-    const config::ChildConfig& config, const codec::OptionNegotiation& offer);
 
 }  // namespace milter::manager
 

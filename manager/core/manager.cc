@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "manager/config/config.h"
+#include "manager/script/store.h"
 
 namespace milter::manager {
 namespace {
@@ -56,6 +57,15 @@ void KeepFixedSettings(const config::ManagerConfig& running,
 
 }  // namespace
 
+std::shared_ptr<script::Runtime> NewScriptRuntime(const LogSink& log) {
+  script::Engine::Options options;
+  if (log) {
+    options.log = [log](std::string_view line) { log(config::WARNING, line); };
+  }
+  options.store = std::make_shared<script::SharedStore>();
+  return std::make_shared<script::Runtime>(std::move(options));
+}
+
 absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
     config::ManagerConfig config, LogSink log, const ManagerShared* previous) {
   auto shared = std::make_shared<ManagerShared>();
@@ -66,9 +76,11 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
     shared->active_sessions = previous->active_sessions;
     shared->health = previous->health;
     shared->metrics = previous->metrics;
+    shared->scripts = previous->scripts;
   }
+  if (shared->scripts == nullptr) shared->scripts = NewScriptRuntime(shared->log);
   absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
-      conditions::ConditionSet::Build(*shared->config);
+      conditions::ConditionSet::Build(*shared->config, shared->scripts);
   if (!set.ok()) return set.status();
   shared->conditions = *std::move(set);
   if (shared->config->has_access()) {

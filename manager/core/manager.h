@@ -71,6 +71,10 @@ class Manager {
   std::unique_ptr<client::Runner> runner_;
 };
 
+// The script runtime a manager starts with: errors of scripts logged to
+// `log` as warnings, a new shared store.
+std::shared_ptr<script::Runtime> NewScriptRuntime(const LogSink& log);
+
 // What a manager with `config` shares among its sessions; `previous` (may
 // be null) gives the process-wide parts to carry over.
 absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(

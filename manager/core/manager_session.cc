@@ -66,8 +66,16 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
   codec::OptionNegotiation offer = OfferToChildren(n.offer);
   for (int i = 0; i < config_->child_size(); ++i) {
     const config::ChildConfig& c = config_->child(i);
+    child_names_.push_back(c.name());
     if (!c.enabled()) continue;
-    children_.push_back(std::make_unique<Child>(&c, i, executor, offer));
+    std::unique_ptr<ChildLink> link;
+    if (c.has_script()) {
+      link = std::make_unique<ScriptLink>(c, offer, shared_->scripts.get(),
+                                          this);
+    } else {
+      link = std::make_unique<SocketLink>(c, executor, offer);
+    }
+    children_.push_back(std::make_unique<Child>(&c, i, std::move(link)));
     if (shared_->health)
       children_.back()->set_health(shared_->health->Get(c.name()));
   }
@@ -83,11 +91,8 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
       continue;
     }
     opens.push_back([](Child* c) -> asio::awaitable<void> {
-      absl::StatusOr<net::SocketSpec> spec =
-          net::ParseSocketSpec(c->config().connection_spec());
-      absl::Status status = spec.status();
       absl::Time start = absl::Now();
-      if (spec.ok()) status = co_await c->session().Open(*spec);
+      absl::Status status = co_await c->link().Open();
       if (!status.ok()) {
         c->Fail(status);
       } else if (c->health() != nullptr) {
@@ -213,14 +218,21 @@ asio::awaitable<client::Status> ManagerSession::Envelope(
     if (child->takes(no_send_flag)) asked.push_back(child.get());
   }
   // Waves: a child whose conditions read another's verdict is asked after
-  // it (dependencies come earlier in the configuration).
+  // it (dependencies come earlier in the configuration); a script child
+  // after every child before it, and before every child after it.
   std::vector<int> wave(asked.size(), 0);
   int waves = asked.empty() ? 0 : 1;
+  int after_script = 0;  // the first wave after the last script so far
   for (size_t i = 0; i < asked.size(); ++i) {
+    wave[i] = after_script;
     for (int dep : applicability_.DependenciesOf(asked[i]->index())) {
       for (size_t j = 0; j < i; ++j) {
         if (asked[j]->index() == dep) wave[i] = std::max(wave[i], wave[j] + 1);
       }
+    }
+    if (asked[i]->is_script()) {
+      for (size_t j = 0; j < i; ++j) wave[i] = std::max(wave[i], wave[j] + 1);
+      after_script = wave[i] + 1;
     }
     waves = std::max(waves, wave[i] + 1);
   }
@@ -236,6 +248,7 @@ asio::awaitable<client::Status> ManagerSession::Envelope(
     for (size_t i = 0; i < asked.size(); ++i) {
       if (wave[i] == w && results[i].ok() && results[i]->answered) {
         applicability_.Record(asked[i]->name(), stage, results[i]->decision);
+        RecordAnswer(*asked[i], stage, *results[i]);
       }
     }
   }
@@ -258,22 +271,22 @@ asio::awaitable<client::Status> ManagerSession::OnConnect(
   applicability_.SetMacros(&ctx.macros());
   applicability_.SetConnection(info);
   if (std::optional<Status> s = CheckAccess(ctx, config::CONNECT)) co_return *s;
-  const auto& macros = ctx.macros().stage(MacroStage::kConnect);
+  const auto& macros = MacrosFor(ctx, MacroStage::kConnect);
   co_return co_await Envelope(
       ctx, config::CONNECT, protocol::kNoConnect, protocol::kNoReplyConnect,
       Scope::kSession,
-      [&](Child& c) { return c.session().ConnectStage(info, macros); });
+      [&](Child& c) { return c.link().ConnectStage(info, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnHelo(Context& ctx,
                                                        std::string_view name) {
   applicability_.SetHelo(name);
   if (std::optional<Status> s = CheckAccess(ctx, config::HELO)) co_return *s;
-  const auto& macros = ctx.macros().stage(MacroStage::kHelo);
+  const auto& macros = MacrosFor(ctx, MacroStage::kHelo);
   co_return co_await Envelope(
       ctx, config::HELO, protocol::kNoHelo, protocol::kNoReplyHelo,
       Scope::kSession,
-      [&](Child& c) { return c.session().Helo(name, macros); });
+      [&](Child& c) { return c.link().Helo(name, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnMailFrom(
@@ -283,6 +296,10 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
   lead_ = nullptr;
   lead_chosen_ = false;
   for (auto& child : children_) child->NewMessage();
+  std::erase_if(answers_, [](const script::ChildAnswer& a) {
+    return a.stage != script::Stage::kConnect && a.stage != script::Stage::kHelo;
+  });
+  merged_macros_.clear();
   applicability_.SetMacros(&ctx.macros());
   applicability_.StartMessage(address, args);
   lines_.StartMessage(address);
@@ -290,21 +307,29 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
   if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_FROM)) {
     co_return *s;
   }
-  const auto& macros = ctx.macros().stage(MacroStage::kMail);
+  const auto& macros = MacrosFor(ctx, MacroStage::kMail);
   co_return co_await Envelope(
       ctx, config::ENVELOPE_FROM, protocol::kNoMail, protocol::kNoReplyMail,
       Scope::kMessage,
-      [&](Child& c) { return c.session().Mail(address, args, macros); });
+      [&](Child& c) { return c.link().Mail(address, args, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnRcptTo(
     Context& ctx, std::string_view address, client::EsmtpArgs args) {
   applicability_.SetRecipient(address);
   lines_.AddRecipient();
+  for (auto& child : children_) {
+    if (child->script_off == script::SwitchScope::kRecipient) {
+      child->script_off.reset();
+    }
+    if (child->script_on == script::SwitchScope::kRecipient) {
+      child->script_on.reset();
+    }
+  }
   if (std::optional<Status> s = CheckAccess(ctx, config::ENVELOPE_RECIPIENT)) {
     co_return *s;
   }
-  const auto& macros = ctx.macros().stage(MacroStage::kRcpt);
+  const auto& macros = MacrosFor(ctx, MacroStage::kRcpt);
   // A recipient the MTA already rejected (RCPT_REJ) goes only to children
   // that asked for those.
   bool rejected = ctx.MacroOr("{rcpt_mailer}", "") == "error";
@@ -313,25 +338,25 @@ asio::awaitable<client::Status> ManagerSession::OnRcptTo(
       protocol::kNoReplyRcpt, Scope::kCommand,
       [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
         if (rejected &&
-            !(c.session().negotiated().protocol & protocol::kRcptRejected)) {
+            !(c.link().negotiated().protocol & protocol::kRcptRejected)) {
           co_return server::Verdict::NotSent();
         }
-        co_return co_await c.session().Rcpt(address, args, macros);
+        co_return co_await c.link().Rcpt(address, args, macros);
       });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnData(Context& ctx) {
-  const auto& macros = ctx.macros().stage(MacroStage::kData);
+  const auto& macros = MacrosFor(ctx, MacroStage::kData);
   co_return co_await Envelope(
       ctx, config::DATA, protocol::kNoData, protocol::kNoReplyData,
-      Scope::kMessage, [&](Child& c) { return c.session().Data(macros); });
+      Scope::kMessage, [&](Child& c) { return c.link().Data(macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnUnknown(
     Context& ctx, std::string_view command) {
   co_return co_await Envelope(
       ctx, config::UNKNOWN, protocol::kNoUnknown, protocol::kNoReplyUnknown,
-      Scope::kCommand, [&](Child& c) { return c.session().Unknown(command); });
+      Scope::kCommand, [&](Child& c) { return c.link().Unknown(command); });
 }
 
 Child* ManagerSession::Lead() {
@@ -393,18 +418,18 @@ asio::awaitable<client::Status> ManagerSession::OnHeader(
   co_return co_await Stream(
       ctx, config::HEADER, protocol::kNoHeaders, protocol::kNoReplyHeader,
       [&](Child& c) {
-        return c.session().Header(
+        return c.link().Header(
             name, codec::HeaderValueForFilter(
-                      value, c.session().header_leading_space()));
+                      value, c.link().header_leading_space()));
       });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {
-  const auto& macros = ctx.macros().stage(MacroStage::kEndOfHeaders);
+  const auto& macros = MacrosFor(ctx, MacroStage::kEndOfHeaders);
   co_return co_await Stream(
       ctx, config::END_OF_HEADER, protocol::kNoEndOfHeaders,
       protocol::kNoReplyEndOfHeaders,
-      [&](Child& c) { return c.session().EndOfHeaders(macros); });
+      [&](Child& c) { return c.link().EndOfHeaders(macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
@@ -418,7 +443,7 @@ asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
       ctx, config::BODY, protocol::kNoBody, protocol::kNoReplyBody,
       [&](Child& c) -> asio::awaitable<absl::StatusOr<server::Verdict>> {
         if (c.body_skipped) co_return server::Verdict::NotSent(Status::kSkip);
-        co_return co_await c.session().BodyChunk(chunk);
+        co_return co_await c.link().BodyChunk(chunk);
       });
 }
 
@@ -431,11 +456,11 @@ asio::awaitable<void> ManagerSession::OnAbort(Context&) {
   std::vector<asio::awaitable<void>> aborts;
   for (auto& child : children_) {
     if (child->part() == Child::Part::kFailed ||
-        !child->session().negotiated_ok()) {
+        !child->link().negotiated_ok()) {
       continue;
     }
     aborts.push_back([](Child* c) -> asio::awaitable<void> {
-      absl::Status s = co_await c->session().Abort();
+      absl::Status s = co_await c->link().Abort();
       if (!s.ok()) c->Fail(s);
     }(child.get()));
   }
@@ -448,7 +473,7 @@ asio::awaitable<void> ManagerSession::OnClose(Context&) {
   for (auto& child : children_) {
     if (child->part() == Child::Part::kFailed) continue;
     quits.push_back([](Child* c) -> asio::awaitable<void> {
-      co_await c->session().Quit();
+      co_await c->link().Quit();
     }(child.get()));
   }
   co_await WhenAll(std::move(quits));

@@ -24,6 +24,10 @@
 // - Applicable conditions (manager/conditions) decide before each stage
 //   whether a child takes part; the shared allow and deny lists answer for
 //   all children before they are asked.
+// - A script child (ScriptLink) is a child like the others, except at the
+//   envelope stages: it is asked after the children before it have
+//   answered (it sees their answers) and before the children after it
+//   (it may switch them off or on, or set the macros they get).
 //
 // Not thread-safe: lives on the MTA connection's executor.
 
@@ -44,8 +48,10 @@
 #include "manager/core/applicability.h"
 #include "manager/core/child.h"
 #include "manager/core/message_store.h"
+#include "manager/core/script_link.h"
 #include "manager/core/session_log.h"
 #include "manager/metrics/metrics.h"
+#include "manager/script/runtime.h"
 #include "manager/supervise/health.h"
 #include "milter/client/filter.h"
 #include "milter/codec/modification.h"
@@ -72,12 +78,15 @@ struct ManagerShared {
   std::shared_ptr<HealthRegistry> health;
   // Process-wide; survives configuration reloads.
   std::shared_ptr<metrics::Metrics> metrics;  // may be null
+  // Where script children and scripted conditions run (their Engines and
+  // store); process-wide, survives reloads. May be null: a default one.
+  std::shared_ptr<script::Runtime> scripts;
   // MTA connections being served, over all generations.
   std::shared_ptr<std::atomic<size_t>> active_sessions =
       std::make_shared<std::atomic<size_t>>(0);
 };
 
-class ManagerSession : public client::CoroutineFilter {
+class ManagerSession : public client::CoroutineFilter, public ScriptHost {
  public:
   using Status = client::Status;
   using Context = client::Context;
@@ -102,6 +111,16 @@ class ManagerSession : public client::CoroutineFilter {
   asio::awaitable<Status> OnEndOfMessage(Context&) override;
   asio::awaitable<void> OnAbort(Context&) override;
   asio::awaitable<void> OnClose(Context&) override;
+
+  // ScriptHost.
+  const std::vector<script::ChildAnswer>& ChildAnswers() const override {
+    return answers_;
+  }
+  const std::vector<std::string>& ChildNames() const override {
+    return child_names_;
+  }
+  void ScriptRequests(const std::string& child,
+                      const script::Session& requests) override;
 
  private:
   using StageCall =
@@ -181,6 +200,17 @@ class ManagerSession : public client::CoroutineFilter {
   Status ClientGone(Context& ctx);
   void Log(config::LogLevel level, std::string_view line) const;
   std::string QueueId(const Context& ctx) const;
+  // The macros of `stage` for the children: the MTA's, with those scripts
+  // set (the returned pairs stay valid until the next message).
+  const server::Macros& MacrosFor(Context& ctx, codec::MacroStage stage);
+  // Records what `child` answered at `stage` for the scripts.
+  void RecordAnswer(const Child& child, config::Stage stage,
+                    const server::Verdict& verdict);
+  // A script's switch of `child` at `stage`: nullopt when there is none,
+  // else whether the child is asked (a switch off stops it as a failing
+  // condition would).
+  asio::awaitable<std::optional<bool>> ScriptSwitch(Child& child,
+                                                    config::Stage stage);
 
   std::shared_ptr<const ManagerShared> shared_;
   const config::ManagerConfig* config_;
@@ -198,6 +228,12 @@ class ManagerSession : public client::CoroutineFilter {
   bool own_fallback_given_ = false;
   // Changes for the MTA, header values raw.
   std::vector<codec::Modification> changes_;
+  // For the scripts: the children's names and answers, the macros they set
+  // (and the pairs made with them, kept for the children reading them).
+  std::vector<std::string> child_names_;
+  std::vector<script::ChildAnswer> answers_;
+  server::Macros macro_overrides_;
+  std::vector<std::unique_ptr<server::Macros>> merged_macros_;
 };
 
 }  // namespace milter::manager

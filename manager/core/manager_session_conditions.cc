@@ -52,6 +52,10 @@ asio::awaitable<void> ManagerSession::Ask(
 
 asio::awaitable<bool> ManagerSession::Applies(Child& child,
                                               config::Stage stage) {
+  if (child.script_off || child.script_on) {
+    std::optional<bool> switched = co_await ScriptSwitch(child, stage);
+    if (switched.has_value()) co_return *switched;
+  }
   if (!applicability_.HasConditions(child.index())) co_return true;
   conditions::ChildDecision d =
       co_await applicability_.Evaluate(child.index(), stage);
@@ -73,8 +77,8 @@ asio::awaitable<bool> ManagerSession::Applies(Child& child,
   child.Stop(message_scope);
   // A child stopped within a message it has been told of forgets it.
   if (message_scope && stage != config::ENVELOPE_FROM &&
-      child.session().negotiated_ok()) {
-    absl::Status s = co_await child.session().Abort();
+      child.link().negotiated_ok()) {
+    absl::Status s = co_await child.link().Abort();
     if (!s.ok()) child.Fail(s);
   }
   co_return false;

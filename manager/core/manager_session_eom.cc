@@ -31,7 +31,7 @@ using internal::IsMtaHeader;
 
 asio::awaitable<absl::StatusOr<server::EndOfMessageResult>>
 ManagerSession::Replay(Context& ctx, Child& child) {
-  server::Session& s = child.session();
+  ChildLink& s = child.link();
   auto stop = [](const absl::StatusOr<server::Verdict>& v) {
     return !v.ok() || v->Final();
   };
@@ -49,7 +49,7 @@ ManagerSession::Replay(Context& ctx, Child& child) {
     if (stop(v)) co_return as_result(std::move(v));
   }
   auto v =
-      co_await s.EndOfHeaders(ctx.macros().stage(MacroStage::kEndOfHeaders));
+      co_await s.EndOfHeaders(MacrosFor(ctx, MacroStage::kEndOfHeaders));
   if (stop(v)) co_return as_result(std::move(v));
   std::string scratch;
   for (size_t at = 0; at < store_.body_size();) {
@@ -62,7 +62,7 @@ ManagerSession::Replay(Context& ctx, Child& child) {
     at += chunk->size();
   }
   co_return co_await s.EndOfMessage(
-      ctx.macros().stage(MacroStage::kEndOfMessage));
+      MacrosFor(ctx, MacroStage::kEndOfMessage));
 }
 
 absl::Status ManagerSession::ApplyToStore(
@@ -71,7 +71,7 @@ absl::Status ManagerSession::ApplyToStore(
   EnsureMtaHeader(store_.headers());
   view.headers = std::move(store_.headers());
   absl::Status applied = server::ApplyModifications(
-      changes, child.session().header_leading_space(), &view,
+      changes, child.link().header_leading_space(), &view,
       server::HeaderIndexRules::kMtaOwnFirstHeader);
   store_.headers() = std::move(view.headers);
   if (!applied.ok()) return applied;
@@ -85,7 +85,7 @@ absl::Status ManagerSession::ApplyToStore(
 
 void ManagerSession::QueueForMta(
     Child& child, const std::vector<codec::Modification>& changes) {
-  bool leading_space = child.session().header_leading_space();
+  bool leading_space = child.link().header_leading_space();
   for (const codec::Modification& m : changes) {
     codec::Modification raw = m;
     // Header values as the MTA stores them, whatever the child negotiated
@@ -156,8 +156,8 @@ client::Status ManagerSession::ClientGone(Context& ctx) {
                    QueueId(ctx), "): children given up, answering ",
                    codec::StatusName(fallback)));
   for (auto& child : children_) {
-    child->session().set_on_progress(nullptr);
-    if (child->active() && !child->session().negotiated_ok()) {
+    child->link().set_on_progress(nullptr);
+    if (child->active() && !child->link().negotiated_ok()) {
       (void)child->Fail(absl::UnavailableError("the SMTP client disconnected"),
                         /*report=*/false);
     }
@@ -181,8 +181,8 @@ asio::awaitable<void> ManagerSession::RunChain(
     EomResult result = absl::UnknownError("not asked");
     absl::Time start = absl::Now();
     if (&child == lead) {
-      result = co_await child.session().EndOfMessage(
-          ctx.macros().stage(MacroStage::kEndOfMessage));
+      result = co_await child.link().EndOfMessage(
+          MacrosFor(ctx, MacroStage::kEndOfMessage));
     } else {
       result = co_await Replay(ctx, child);
     }
@@ -203,6 +203,11 @@ asio::awaitable<void> ManagerSession::RunChain(
             absl::StrCat("child ", child.name(),
                          " changes not applied: ", s.message()));
       }
+    }
+    if (result.ok()) {
+      applicability_.Record(child.name(), config::END_OF_MESSAGE,
+                            result->verdict.decision);
+      RecordAnswer(child, config::END_OF_MESSAGE, result->verdict);
     }
     (*results)[i] = std::move(result);
     // As the MTA stops at the first child that ends the message; a failed
@@ -243,7 +248,7 @@ std::shared_ptr<ManagerSession::ClientWatch> ManagerSession::WatchClient(
           w->gone = true;
           for (auto& child : self->children_) {
             if (child->active()) {
-              child->session().Abandon(absl::UnavailableError(
+              child->link().Abandon(absl::UnavailableError(
                   "given up: the SMTP client disconnected"));
             }
           }
@@ -272,16 +277,16 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
       if (!applies) continue;
     }
     asked[i] = true;
-    child.session().set_on_progress([&ctx] { (void)ctx.Progress(); });
+    child.link().set_on_progress([&ctx] { (void)ctx.Progress(); });
     if (!child.config().concurrent_content()) continue;
     tasks.push_back([](Child* c, EomResult* out, absl::Duration* took,
                        const codec::MacroMap::Pairs* macros)
                         -> asio::awaitable<void> {
       absl::Time start = absl::Now();
-      *out = co_await c->session().EndOfMessage(*macros);
+      *out = co_await c->link().EndOfMessage(*macros);
       *took = absl::Now() - start;
     }(&child, &results[i], &took[i],
-                        &ctx.macros().stage(MacroStage::kEndOfMessage)));
+                        &MacrosFor(ctx, MacroStage::kEndOfMessage)));
   }
   co_await WhenAll(std::move(tasks));
   if (watch != nullptr) {
@@ -295,7 +300,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
   for (size_t i = 0; i < children_.size(); ++i) {
     if (!asked[i]) continue;
     Child& child = *children_[i];
-    child.session().set_on_progress(nullptr);
+    child.link().set_on_progress(nullptr);
     if (absl::IsUnknown(results[i].status())) continue;  // chain stopped
     if (child.config().concurrent_content()) {
       lines_.ChildResult(child.name(), "end-of-message",
