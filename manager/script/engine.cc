@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "manager/script/regexp.h"
+#include "manager/script/session_api.h"
 
 namespace milter::manager::script {
 namespace {
@@ -138,6 +139,8 @@ struct Engine::Script {
   int64_t next_check_ns = 0;
   absl::Status last_error;
   RObject* self = nullptr;  // the file's instance (GC-registered)
+  bool proc_model = false;  // RunFile: the top-level code is the handler
+  RProc* proc = nullptr;    // that code (GC-registered), proc model only
 };
 
 // The deadline hook, called by the VM before every instruction.
@@ -160,6 +163,43 @@ struct EngineAccess {
     engine->countdown_ = 1;
     mrb->c->ci->pc = pc;
     mrb_exc_raise(mrb, mrb_obj_value(engine->timeout_exception_));
+  }
+
+  // Runs `body(args)` under protection with the call's time limit and maps
+  // the result; `what` names the handler in errors. The GC arena is the
+  // caller's to save and restore.
+  static Engine::Outcome Invoke(Engine& engine, const std::string& path,
+                                std::string_view what,
+                                mrb_protect_error_func* body, void* args,
+                                bool keep_value) {
+    mrb_state* mrb = engine.mrb_;
+    engine.ArmDeadline(engine.limit_);
+    engine.running_ = true;
+    mrb_bool failed = false;
+    mrb_value result = mrb_protect_error(mrb, body, args, &failed);
+    engine.running_ = false;
+    if (!failed && mrb->exc != nullptr) {
+      result = mrb_obj_value(mrb->exc);
+      failed = true;
+    }
+    mrb->exc = nullptr;
+    Engine::Outcome outcome;
+    if (failed) {
+      bool timed_out = engine.expired_;
+      std::string where = engine.Describe(mrb_obj_ptr(result), path);
+      outcome.error = timed_out ? absl::DeadlineExceededError(where)
+                                : absl::InternalError(where);
+    } else if (keep_value) {
+      absl::StatusOr<Value> value = ToValue(mrb, result);
+      if (value.ok()) {
+        outcome.value = *std::move(value);
+      } else {
+        outcome.error = absl::InvalidArgumentError(
+            absl::StrCat(path, ": handler '", std::string(what),
+                         "': ", value.status().message()));
+      }
+    }
+    return outcome;
   }
 };
 
@@ -199,12 +239,7 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   int ai = mrb_gc_arena_save(mrb_);
   timeout_class_ =
       mrb_define_class(mrb_, "ScriptTimeout", mrb_->eException_class);
-  std::string message = absl::StrCat(
-      "time limit of ", absl::FormatDuration(options_.time_limit), " exceeded");
-  mrb_value exc = mrb_exc_new_str(
-      mrb_, timeout_class_, mrb_str_new(mrb_, message.data(), message.size()));
-  timeout_exception_ = mrb_obj_ptr(exc);
-  mrb_gc_register(mrb_, exc);
+  SetTimeoutMessage(options_.time_limit);
   RClass* context_class =
       mrb_define_class(mrb_, "ScriptContext", mrb_->object_class);
   MRB_SET_INSTANCE_TT(context_class, MRB_TT_DATA);
@@ -215,9 +250,31 @@ Engine::Engine(Options options) : options_(std::move(options)) {
       mrb_data_object_alloc(mrb_, context_class, nullptr, &kContextType);
   mrb_gc_register(mrb_, mrb_obj_value(context_object_));
   InstallRegexp(mrb_);
+  InstallSessionApi(mrb_);
   mrb_gc_arena_restore(mrb_, ai);
-  if (options_.time_limit != absl::InfiniteDuration()) {
-    mrb_->code_fetch_hook = &EngineAccess::Hook;
+  limit_ = options_.time_limit;
+}
+
+void Engine::SetTimeoutMessage(absl::Duration limit) {
+  int ai = mrb_gc_arena_save(mrb_);
+  std::string message =
+      absl::StrCat("time limit of ", absl::FormatDuration(limit), " exceeded");
+  mrb_value exc = mrb_exc_new_str(
+      mrb_, timeout_class_, mrb_str_new(mrb_, message.data(), message.size()));
+  if (timeout_exception_ != nullptr) {
+    mrb_gc_unregister(mrb_, mrb_obj_value(timeout_exception_));
+  }
+  timeout_exception_ = mrb_obj_ptr(exc);
+  mrb_gc_register(mrb_, exc);
+  message_limit_ = limit;
+  mrb_gc_arena_restore(mrb_, ai);
+}
+
+void Engine::Log(std::string_view line) {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   }
 }
 
@@ -229,13 +286,15 @@ int Engine::vm_depth() const {
   return static_cast<int>(mrb_->c->ci - mrb_->c->cibase);
 }
 
-void Engine::ArmDeadline() {
+void Engine::ArmDeadline(absl::Duration limit) {
   expired_ = false;
   countdown_ = kCheckEvery;
-  int64_t limit = options_.time_limit == absl::InfiniteDuration()
-                      ? int64_t{1} << 62
-                      : absl::ToInt64Nanoseconds(options_.time_limit);
-  deadline_ns_ = MonotonicNs() + limit;
+  bool finite = limit != absl::InfiniteDuration();
+  // No hook at all without a limit (benchmarks measure the difference).
+  mrb_->code_fetch_hook = finite ? &EngineAccess::Hook : nullptr;
+  if (finite && limit != message_limit_) SetTimeoutMessage(limit);
+  deadline_ns_ = MonotonicNs() +
+                 (finite ? absl::ToInt64Nanoseconds(limit) : int64_t{1} << 62);
 }
 
 bool Engine::BindThread() {
@@ -245,23 +304,18 @@ bool Engine::BindThread() {
 }
 
 void Engine::Report(const absl::Status& status) {
-  std::string line = absl::StrCat("script ", status.message());
-  if (options_.log) {
-    options_.log(line);
-  } else {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
+  Log(absl::StrCat("script ", status.message()));
 }
 
 std::string Engine::Describe(RObject* exc_object, const std::string& path) {
   mrb_value exc = mrb_obj_value(exc_object);
   // Reading the message may run Ruby code (an overridden #message): it gets
   // a fresh time limit and its own protection.
-  ArmDeadline();
+  ArmDeadline(limit_);
   mrb_bool failed = false;
   mrb_value message = mrb_protect_error(mrb_, MessageBody, &exc, &failed);
   std::string text = failed ? "(message raised)" : RubyString(message);
-  ArmDeadline();
+  ArmDeadline(limit_);
   mrb_value trace = mrb_protect_error(mrb_, BacktraceBody, &exc, &failed);
   std::string where = path;
   if (!failed && mrb_array_p(trace) && RARRAY_LEN(trace) > 0) {
@@ -316,43 +370,55 @@ absl::Status Engine::Compile(const std::string& path, Script* script) {
     mrb_state* mrb = mrb_;  // the macro names it
     MRB_PROC_SET_TARGET_CLASS(proc, cls);
   }
-  RunArgs args{proc, self};
-  // `def` at top level defines in the base frame's target class (as
-  // mrb_load_exec sets it): the file's class while its code runs.
-  mrb_callinfo* base = mrb_->c->ci;
-  RClass* previous = mrb_vm_ci_target_class(base);
-  mrb_vm_ci_target_class_set(base, cls);
-  ArmDeadline();
-  running_ = true;
-  mrb_bool failed = false;
-  mrb_value result = mrb_protect_error(mrb_, RunBody, &args, &failed);
-  running_ = false;
-  mrb_vm_ci_target_class_set(mrb_->c->ci, previous);
-  if (!failed && mrb_->exc != nullptr) {
-    result = mrb_obj_value(mrb_->exc);
-    failed = true;
+  if (!script->proc_model) {
+    limit_ = options_.time_limit;
+    error = RunTopLevel(path, proc, mrb_obj_ptr(self));
   }
-  mrb_->exc = nullptr;
-  if (failed) {
-    bool timed_out = expired_;
-    std::string what = Describe(mrb_obj_ptr(result), path);
-    error = timed_out ? absl::DeadlineExceededError(what)
-                      : absl::InvalidArgumentError(what);
-  } else {
+  if (error.ok()) {
     if (script->self != nullptr) {
       mrb_gc_unregister(mrb_, mrb_obj_value(script->self));
     }
+    if (script->proc != nullptr) {
+      mrb_gc_unregister(mrb_, mrb_obj_value(script->proc));
+      script->proc = nullptr;
+    }
     mrb_gc_register(mrb_, self);
     script->self = mrb_obj_ptr(self);
+    if (script->proc_model) {
+      mrb_gc_register(mrb_, mrb_obj_value(proc));
+      script->proc = proc;
+    }
     ++compiles_;
   }
   mrb_gc_arena_restore(mrb_, ai);
   return error;
 }
 
-Engine::Script* Engine::Fresh(const std::string& path, absl::Status* error) {
-  std::unique_ptr<Script>& slot = scripts_[path];
-  if (slot == nullptr) slot = std::make_unique<Script>();
+absl::Status Engine::RunTopLevel(const std::string& path, RProc* proc,
+                                 RObject* self) {
+  RunArgs args{proc, mrb_obj_value(self)};
+  // `def` at top level defines in the base frame's target class (as
+  // mrb_load_exec sets it): the file's class while its code runs.
+  mrb_callinfo* base = mrb_->c->ci;
+  RClass* previous = mrb_vm_ci_target_class(base);
+  mrb_vm_ci_target_class_set(base, self->c);
+  Outcome outcome =
+      EngineAccess::Invoke(*this, path, "", RunBody, &args, false);
+  mrb_vm_ci_target_class_set(mrb_->c->ci, previous);
+  if (outcome.error.code() == absl::StatusCode::kInternal) {
+    return absl::InvalidArgumentError(outcome.error.message());
+  }
+  return outcome.error;
+}
+
+Engine::Script* Engine::Fresh(const std::string& path, bool proc_model,
+                              absl::Status* error) {
+  std::unique_ptr<Script>& slot =
+      scripts_[proc_model ? absl::StrCat(path, std::string(1, '\0')) : path];
+  if (slot == nullptr) {
+    slot = std::make_unique<Script>();
+    slot->proc_model = proc_model;
+  }
   Script* script = slot.get();
   int64_t now = MonotonicNs();
   if (script->self != nullptr && now < script->next_check_ns) return script;
@@ -402,69 +468,107 @@ absl::Status Engine::Load(const std::string& path) {
   auto it = scripts_.find(path);
   if (it != scripts_.end()) it->second->next_check_ns = 0;  // check now
   absl::Status error;
-  Script* script = Fresh(path, &error);
+  Script* script = Fresh(path, false, &error);
   if (script == nullptr) return error;
-  return scripts_[path]->last_error;
+  return script->last_error;
 }
 
-Engine::Outcome Engine::Call(const std::string& path, std::string_view handler,
-                             const Context& context, const Value& fallback) {
+// The start of every call: the thread check and the script.
+Engine::Script* Engine::Prepare(const std::string& path, bool proc_model,
+                                const Value& fallback, Outcome* refused) {
   if (!BindThread()) {
     absl::Status error = absl::FailedPreconditionError(
         absl::StrCat(path, ": script engine used from a second thread"));
     Report(error);
-    return {fallback, error};
+    *refused = {fallback, error};
+    return nullptr;
   }
   absl::Status error;
-  Script* script = Fresh(path, &error);
-  if (script == nullptr) return {fallback, error};
+  Script* script = Fresh(path, proc_model, &error);
+  if (script == nullptr) *refused = {fallback, error};
+  return script;
+}
 
-  int ai = mrb_gc_arena_save(mrb_);
+Engine::Outcome Engine::CallMethod(Script* script, const std::string& path,
+                                   std::string_view handler,
+                                   RBasic* argument_object) {
+  mrb_value argument = mrb_obj_value(argument_object);
   mrb_value self = mrb_obj_value(script->self);
   mrb_sym method = mrb_intern(mrb_, handler.data(), handler.size());
   if (!mrb_obj_respond_to(mrb_, mrb_obj_class(mrb_, self), method)) {
-    mrb_gc_arena_restore(mrb_, ai);
-    error = absl::NotFoundError(
-        absl::StrCat(path, ": no handler '", std::string(handler), "'"));
-    Report(error);
-    return {fallback, error};
+    return {Value(), absl::NotFoundError(absl::StrCat(
+                         path, ": no handler '", std::string(handler), "'"))};
   }
-  mrb_data_init(mrb_obj_value(context_object_), const_cast<Context*>(&context),
-                &kContextType);
-  CallArgs args{self, method, mrb_obj_value(context_object_)};
-  ArmDeadline();
-  running_ = true;
-  mrb_bool failed = false;
-  mrb_value result = mrb_protect_error(mrb_, CallBody, &args, &failed);
-  running_ = false;
-  DATA_PTR(mrb_obj_value(context_object_)) = nullptr;
-  if (!failed && mrb_->exc != nullptr) {
-    result = mrb_obj_value(mrb_->exc);
-    failed = true;
-  }
-  mrb_->exc = nullptr;
-  Outcome outcome;
-  if (failed) {
-    bool timed_out = expired_;
-    std::string what = Describe(mrb_obj_ptr(result), path);
-    outcome.error = timed_out ? absl::DeadlineExceededError(what)
-                              : absl::InternalError(what);
-  } else {
-    absl::StatusOr<Value> value = ToValue(mrb_, result);
-    if (value.ok()) {
-      outcome.value = *std::move(value);
-    } else {
-      outcome.error = absl::InvalidArgumentError(
-          absl::StrCat(path, ": handler '", std::string(handler),
-                       "': ", value.status().message()));
-    }
-  }
-  mrb_gc_arena_restore(mrb_, ai);
+  CallArgs args{self, method, argument};
+  return EngineAccess::Invoke(*this, path, handler, CallBody, &args, true);
+}
+
+Engine::Outcome Engine::Finish(Outcome outcome, const Value& fallback) {
   if (!outcome.error.ok()) {
     outcome.value = fallback;
     Report(outcome.error);
   }
   return outcome;
+}
+
+Engine::Outcome Engine::Call(const std::string& path, std::string_view handler,
+                             const Context& context, const Value& fallback) {
+  Outcome outcome;
+  Script* script = Prepare(path, false, fallback, &outcome);
+  if (script == nullptr) return outcome;
+  int ai = mrb_gc_arena_save(mrb_);
+  mrb_data_init(mrb_obj_value(context_object_), const_cast<Context*>(&context),
+                &kContextType);
+  limit_ = options_.time_limit;
+  outcome = CallMethod(script, path, handler,
+                       reinterpret_cast<RBasic*>(context_object_));
+  DATA_PTR(mrb_obj_value(context_object_)) = nullptr;
+  mrb_gc_arena_restore(mrb_, ai);
+  return Finish(std::move(outcome), fallback);
+}
+
+Engine::Outcome Engine::Call(const std::string& path, std::string_view handler,
+                             Session& session, const Value& fallback,
+                             absl::Duration time_limit) {
+  Outcome outcome;
+  Script* script = Prepare(path, false, fallback, &outcome);
+  if (script == nullptr) return outcome;
+  int ai = mrb_gc_arena_save(mrb_);
+  session_ = &session;
+  RBasic* object = NewSessionObject(mrb_, ++serial_);
+  limit_ = time_limit;
+  outcome = CallMethod(script, path, handler, object);
+  session_ = nullptr;
+  mrb_gc_arena_restore(mrb_, ai);
+  return Finish(std::move(outcome), fallback);
+}
+
+Engine::Outcome Engine::RunFile(const std::string& path, Session& session,
+                                const Value& fallback,
+                                absl::Duration time_limit) {
+  Outcome outcome;
+  Script* script = Prepare(path, true, fallback, &outcome);
+  if (script == nullptr) return outcome;
+  int ai = mrb_gc_arena_save(mrb_);
+  session_ = &session;
+  ++serial_;
+  limit_ = time_limit;
+  absl::Status error = RunTopLevel(path, script->proc, script->self);
+  session_ = nullptr;
+  mrb_gc_arena_restore(mrb_, ai);
+  if (error.code() == absl::StatusCode::kInvalidArgument) {
+    error = absl::InternalError(error.message());
+  }
+  return Finish({Value(), error}, fallback);
+}
+
+bool Engine::Defines(const std::string& path, std::string_view handler) {
+  Outcome refused;
+  Script* script = Prepare(path, false, Value(), &refused);
+  if (script == nullptr) return false;
+  mrb_sym method = mrb_intern(mrb_, handler.data(), handler.size());
+  return mrb_obj_respond_to(
+      mrb_, mrb_obj_class(mrb_, mrb_obj_value(script->self)), method);
 }
 
 }  // namespace milter::manager::script

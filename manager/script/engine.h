@@ -1,8 +1,12 @@
 // The manager's Ruby scripting engine: one mruby VM that loads policy scripts
 // (one file per purpose, e.g. a milter stage), keeps them compiled, and calls
-// a named handler method in them with a context object the caller provides.
-// The handler's return value becomes a small C++ Value (nil, true/false,
-// Integer, Symbol, String); anything going wrong gives the caller's fallback.
+// a named handler method in them with a context object the caller provides:
+// a plain Context, or a script Session (session.h) that the script sees as a
+// Milter::Session object (docs/scripting.md). RunFile runs a whole file as
+// the handler, Pmilter's model (a Pmilter module is installed too). The
+// handler's return value becomes a small C++ Value (nil, true/false, Integer,
+// Symbol, String); anything going wrong gives the caller's fallback.
+// ResolveStatus turns a session call's outcome into the stage's verdict.
 //
 // Contract:
 //   * One Engine per thread. It is not thread-safe and binds itself to the
@@ -28,7 +32,14 @@
 //   * A Ruby exception, timeout, missing handler or unsupported return type
 //     gives the fallback and a log line "script FILE:LINE: Class: message".
 //   * The context object is valid only during the call: a script that keeps
-//     it gets nil from it afterwards, never a dangling pointer.
+//     it gets nil from it afterwards, never a dangling pointer. A session
+//     object is a new one per call, unbound when the call returns: using a
+//     kept one raises RuntimeError ("session used outside its handler call").
+//   * RunFile files are compiled once into a proc (cached, re-stat()ed and
+//     recompiled as above, a broken edit keeping the old proc) and the proc
+//     runs on every call with self being the file's instance; nothing runs
+//     at load. A file used with both Call and RunFile is loaded twice, once
+//     per model.
 //   * Ruby code gets the classes of mruby's standard gems (no IO, sockets or
 //     sleep) and Regexp/MatchData on RE2 (manager/script/regexp.h).
 
@@ -46,11 +57,15 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "manager/script/session.h"
+#include "milter/codec/status.h"
 
 struct mrb_state;
 struct RClass;
 struct RObject;
 struct RData;
+struct RBasic;
+struct RProc;
 
 namespace milter::manager::script {
 
@@ -99,6 +114,8 @@ class MapContext : public Context {
   absl::flat_hash_map<std::string, std::string> values_;
 };
 
+class SharedStore;
+
 class Engine {
  public:
   struct Options {
@@ -109,6 +126,9 @@ class Engine {
     absl::Duration recheck = absl::Seconds(1);
     // Receives each error line ("script FILE:LINE: ..."); default: stderr.
     std::function<void(std::string_view)> log;
+    // The store scripts share as Milter::Store (store.h); without one,
+    // Milter::Store raises.
+    std::shared_ptr<SharedStore> store;
   };
 
   // How a call went: the value (the fallback when `error` is not OK).
@@ -133,6 +153,24 @@ class Engine {
   Outcome Call(const std::string& path, std::string_view handler,
                const Context& context, const Value& fallback);
 
+  // Calls method `handler` of script `path` with one argument, a new
+  // Milter::Session object bound to `session` for this call only. The
+  // script's requests are recorded in `session`; see ResolveStatus.
+  Outcome Call(const std::string& path, std::string_view handler,
+               Session& session, const Value& fallback,
+               absl::Duration time_limit);
+
+  // Whether script `path` (loaded now if needed) defines method `handler`.
+  // False when the file cannot be loaded.
+  bool Defines(const std::string& path, std::string_view handler);
+
+  // Pmilter's model: runs the top-level code of `path` (compiled once into a
+  // proc) with `session` bound to Pmilter::Session and Milter::Session.current.
+  // The code's value is ignored: the outcome's value is nil, or the fallback
+  // on error. Pmilter.status= and the session's requests land in `session`.
+  Outcome RunFile(const std::string& path, Session& session,
+                  const Value& fallback, absl::Duration time_limit);
+
   // True while Ruby code runs on this VM (only ever inside Load/Call).
   bool running() const { return running_; }
   // Depth of the VM's call stack now; 0 when no Ruby code is on it.
@@ -142,13 +180,27 @@ class Engine {
 
   // The VM, for installing extra classes before the first Load/Call.
   mrb_state* vm() { return mrb_; }
+  // For the Ruby bindings: the session of the running call (or null), the
+  // shared store (or null), and the log.
+  Session* session() const { return session_; }
+  // Counts session calls; a Milter::Session object is valid for one serial.
+  uint64_t call_serial() const { return serial_; }
+  SharedStore* store() const { return options_.store.get(); }
+  void Log(std::string_view line);
 
  private:
   struct Script;
-  Script* Fresh(const std::string& path, absl::Status* error);
+  Script* Fresh(const std::string& path, bool proc_model, absl::Status* error);
   absl::Status Compile(const std::string& path, Script* script);
+  absl::Status RunTopLevel(const std::string& path, RProc* proc, RObject* self);
+  Script* Prepare(const std::string& path, bool proc_model,
+                  const Value& fallback, Outcome* refused);
+  Outcome CallMethod(Script* script, const std::string& path,
+                     std::string_view handler, RBasic* argument);
+  Outcome Finish(Outcome outcome, const Value& fallback);
   void Report(const absl::Status& status);
-  void ArmDeadline();
+  void ArmDeadline(absl::Duration limit);
+  void SetTimeoutMessage(absl::Duration limit);
   bool BindThread();
   // "FILE:LINE: Class: message" for a raised exception.
   std::string Describe(RObject* exc, const std::string& path);
@@ -159,7 +211,12 @@ class Engine {
   RClass* timeout_class_ = nullptr;
   RObject* timeout_exception_ = nullptr;  // raised by the hook; GC-registered
   RData* context_object_ = nullptr;       // reused per call; GC-registered
+  // Keyed by path, with a '\0' suffix for RunFile's proc model.
   absl::flat_hash_map<std::string, std::unique_ptr<Script>> scripts_;
+  Session* session_ = nullptr;  // bound during a session call only
+  uint64_t serial_ = 0;
+  absl::Duration limit_;                                 // of the running call
+  absl::Duration message_limit_ = absl::ZeroDuration();  // in the exception
   std::thread::id owner_;
   bool running_ = false;
   // Deadline check: the hook counts instructions down and reads the clock
@@ -169,6 +226,19 @@ class Engine {
   bool expired_ = false;
   int64_t compiles_ = 0;
 };
+
+// The status a session handler call gives, applying the return-value rules
+// (docs/scripting.md): after an error, the requests are dropped
+// (session.Reset()) and the status is the fallback's when it is a status
+// Symbol, else continue; after success, a returned status Symbol (:continue,
+// :accept, :reject, :tempfail, :discard, :skip) replaces session.status
+// (dropping a reply that no longer matches it), anything else leaves
+// session.status as the script's requests set it. Sets and returns
+// session.status.
+codec::Status ResolveStatus(const Engine::Outcome& outcome, Session& session);
+
+// :continue, :accept, :reject, :tempfail, :discard, :skip as a Status.
+std::optional<codec::Status> StatusFromName(std::string_view name);
 
 }  // namespace milter::manager::script
 
