@@ -7,6 +7,8 @@
 // raises, runs past the time limit or returns anything else decides as
 // `holds_on_error` says (the engine logs FILE:LINE and why). What a
 // condition script asks of the session (verdicts, switches) is ignored.
+// At RCPT it decides for that recipient only (at DATA the child then takes
+// the message when any recipient's decision held).
 //
 // A child with a script condition is asked after every child before it at
 // each envelope stage, so that their answers are known.
@@ -34,6 +36,8 @@ class ScriptCondition : public Condition {
 
   asio::awaitable<Decision> Evaluate(Stage stage,
                                      const Facts& facts) const override;
+  // At RCPT a script decides for that recipient.
+  bool per_recipient() const override { return true; }
 
  private:
   config::ScriptCondition config_;

@@ -130,7 +130,7 @@ end
   EXPECT_EQ(helo_class_seen.load(), 1);
   EXPECT_THAT(scan.log().Events(),
               ElementsAre("connect mx.example.net", "helo mx.example.net",
-                          "mail <a@elsewhere.example>",
+                          "abort", "mail <a@elsewhere.example>",
                           "rcpt <c@example.org>"));
 }
 
