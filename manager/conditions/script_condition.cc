@@ -39,9 +39,10 @@ std::optional<script::Stage> ScriptStage(Stage stage) {
 
 // The stages children's answers are recorded at.
 constexpr Stage kAnswerStages[] = {
-    config::CONNECT, config::HELO,    config::ENVELOPE_FROM,
-    config::ENVELOPE_RECIPIENT,       config::DATA,
-    config::UNKNOWN, config::END_OF_MESSAGE};
+    config::CONNECT,       config::HELO,
+    config::ENVELOPE_FROM, config::ENVELOPE_RECIPIENT,
+    config::DATA,          config::UNKNOWN,
+    config::END_OF_MESSAGE};
 
 }  // namespace
 
@@ -49,7 +50,9 @@ ScriptCondition::ScriptCondition(std::string name,
                                  const config::ScriptCondition& config,
                                  const config::ManagerConfig& manager,
                                  std::shared_ptr<script::Runtime> runtime)
-    : Condition(std::move(name)), config_(config), runtime_(std::move(runtime)) {
+    : Condition(std::move(name)),
+      config_(config),
+      runtime_(std::move(runtime)) {
   for (const config::ChildConfig& c : manager.child()) {
     children_.push_back(c.name());
   }
@@ -76,7 +79,8 @@ asio::awaitable<Decision> ScriptCondition::Evaluate(Stage stage,
     for (const std::string& child : children_) {
       for (Stage s : kAnswerStages) {
         std::optional<codec::Status> got = facts.child_verdict(child, s);
-        if (got.has_value()) answers.push_back({child, *ScriptStage(s), *got, ""});
+        if (got.has_value())
+          answers.push_back({child, *ScriptStage(s), *got, ""});
       }
     }
   }

@@ -194,7 +194,8 @@ absl::Status CheckScriptChild(const Locator& at, int i, const ChildConfig& c) {
   std::string who = absl::StrCat("child \"", c.name(), "\": ");
   if (!c.connection_spec().empty() || !c.command().empty()) {
     return Invalid(
-        at.Where("child", i, c.command().empty() ? "connection_spec" : "command"),
+        at.Where("child", i,
+                 c.command().empty() ? "connection_spec" : "command"),
         absl::StrCat(who, "a script child has no connection_spec or command"));
   }
   const config::ScriptConfig& s = c.script();
@@ -212,10 +213,10 @@ absl::Status CheckScriptChild(const Locator& at, int i, const ChildConfig& c) {
                                   "close)"));
     }
     if (!stages.insert(h.stage()).second || h.file().empty()) {
-      return Invalid(at.Where("child", i, "script"),
-                     absl::StrCat(who, "handler for ", h.stage(),
-                                  h.file().empty() ? " has no file"
-                                                   : " given twice"));
+      return Invalid(
+          at.Where("child", i, "script"),
+          absl::StrCat(who, "handler for ", h.stage(),
+                       h.file().empty() ? " has no file" : " given twice"));
     }
   }
   if (!std::isfinite(s.time_limit()) || s.time_limit() < 0 ||
@@ -442,11 +443,13 @@ void ResolveScriptPaths(std::string_view file_name, ManagerConfig* config) {
     if (child.script().has_file()) {
       resolve(child.mutable_script()->mutable_file());
     }
-    for (config::ScriptHandler& h : *child.mutable_script()->mutable_handler()) {
+    for (config::ScriptHandler& h :
+         *child.mutable_script()->mutable_handler()) {
       resolve(h.mutable_file());
     }
   }
-  for (config::ApplicableCondition& c : *config->mutable_applicable_condition()) {
+  for (config::ApplicableCondition& c :
+       *config->mutable_applicable_condition()) {
     if (c.has_script()) resolve(c.mutable_script()->mutable_file());
   }
 }

@@ -19,11 +19,11 @@
 #include "absl/status/status.h"
 #include "asio/any_io_executor.hpp"
 #include "manager/config/config.pb.h"
+#include "manager/core/child_link.h"
 #include "manager/core/merge.h"
 #include "manager/script/session.h"
 #include "manager/supervise/health.h"
 #include "milter/codec/status.h"
-#include "manager/core/child_link.h"
 
 namespace milter::manager {
 

@@ -78,7 +78,8 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
     shared->metrics = previous->metrics;
     shared->scripts = previous->scripts;
   }
-  if (shared->scripts == nullptr) shared->scripts = NewScriptRuntime(shared->log);
+  if (shared->scripts == nullptr)
+    shared->scripts = NewScriptRuntime(shared->log);
   absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
       conditions::ConditionSet::Build(*shared->config, shared->scripts);
   if (!set.ok()) return set.status();

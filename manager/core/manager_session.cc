@@ -70,8 +70,8 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
     if (!c.enabled()) continue;
     std::unique_ptr<ChildLink> link;
     if (c.has_script()) {
-      link = std::make_unique<ScriptLink>(c, offer, shared_->scripts.get(),
-                                          this);
+      link =
+          std::make_unique<ScriptLink>(c, offer, shared_->scripts.get(), this);
     } else {
       link = std::make_unique<SocketLink>(c, executor, offer);
     }
@@ -285,8 +285,7 @@ asio::awaitable<client::Status> ManagerSession::OnHelo(Context& ctx,
   const auto& macros = MacrosFor(ctx, MacroStage::kHelo);
   co_return co_await Envelope(
       ctx, config::HELO, protocol::kNoHelo, protocol::kNoReplyHelo,
-      Scope::kSession,
-      [&](Child& c) { return c.link().Helo(name, macros); });
+      Scope::kSession, [&](Child& c) { return c.link().Helo(name, macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnMailFrom(
@@ -297,7 +296,8 @@ asio::awaitable<client::Status> ManagerSession::OnMailFrom(
   lead_chosen_ = false;
   for (auto& child : children_) child->NewMessage();
   std::erase_if(answers_, [](const script::ChildAnswer& a) {
-    return a.stage != script::Stage::kConnect && a.stage != script::Stage::kHelo;
+    return a.stage != script::Stage::kConnect &&
+           a.stage != script::Stage::kHelo;
   });
   merged_macros_.clear();
   applicability_.SetMacros(&ctx.macros());
@@ -347,9 +347,9 @@ asio::awaitable<client::Status> ManagerSession::OnRcptTo(
 
 asio::awaitable<client::Status> ManagerSession::OnData(Context& ctx) {
   const auto& macros = MacrosFor(ctx, MacroStage::kData);
-  co_return co_await Envelope(
-      ctx, config::DATA, protocol::kNoData, protocol::kNoReplyData,
-      Scope::kMessage, [&](Child& c) { return c.link().Data(macros); });
+  co_return co_await Envelope(ctx, config::DATA, protocol::kNoData,
+                              protocol::kNoReplyData, Scope::kMessage,
+                              [&](Child& c) { return c.link().Data(macros); });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnUnknown(
@@ -415,13 +415,13 @@ asio::awaitable<client::Status> ManagerSession::OnHeader(
   // With HDR_LEADSPC (asked of the MTA, emulated otherwise) `value` is raw.
   EnsureMtaHeader(store_.headers());
   store_.headers().push_back({std::string(name), std::string(value)});
-  co_return co_await Stream(
-      ctx, config::HEADER, protocol::kNoHeaders, protocol::kNoReplyHeader,
-      [&](Child& c) {
-        return c.link().Header(
-            name, codec::HeaderValueForFilter(
-                      value, c.link().header_leading_space()));
-      });
+  co_return co_await Stream(ctx, config::HEADER, protocol::kNoHeaders,
+                            protocol::kNoReplyHeader, [&](Child& c) {
+                              return c.link().Header(
+                                  name,
+                                  codec::HeaderValueForFilter(
+                                      value, c.link().header_leading_space()));
+                            });
 }
 
 asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {

@@ -48,8 +48,7 @@ ManagerSession::Replay(Context& ctx, Child& child) {
         h.name, codec::HeaderValueForFilter(h.value, s.header_leading_space()));
     if (stop(v)) co_return as_result(std::move(v));
   }
-  auto v =
-      co_await s.EndOfHeaders(MacrosFor(ctx, MacroStage::kEndOfHeaders));
+  auto v = co_await s.EndOfHeaders(MacrosFor(ctx, MacroStage::kEndOfHeaders));
   if (stop(v)) co_return as_result(std::move(v));
   std::string scratch;
   for (size_t at = 0; at < store_.body_size();) {
@@ -61,8 +60,7 @@ ManagerSession::Replay(Context& ctx, Child& child) {
     if (v.ok() && v->decision == Status::kSkip) break;
     at += chunk->size();
   }
-  co_return co_await s.EndOfMessage(
-      MacrosFor(ctx, MacroStage::kEndOfMessage));
+  co_return co_await s.EndOfMessage(MacrosFor(ctx, MacroStage::kEndOfMessage));
 }
 
 absl::Status ManagerSession::ApplyToStore(

@@ -89,10 +89,9 @@ void ManagerSession::ScriptRequests(const std::string& script_name,
   for (const script::ChildSwitch& sw : requests.switches) {
     for (auto& child : children_) {
       if (child->name() != sw.child) continue;
-      Log(config::INFO,
-          absl::StrCat("script ", script_name, " switched child ", sw.child,
-                       sw.enabled ? " on" : " off", " for ",
-                       SwitchScopeName(sw.scope)));
+      Log(config::INFO, absl::StrCat("script ", script_name, " switched child ",
+                                     sw.child, sw.enabled ? " on" : " off",
+                                     " for ", SwitchScopeName(sw.scope)));
       if (sw.enabled) {
         child->script_off.reset();
         child->script_on = sw.scope;

@@ -149,8 +149,9 @@ asio::awaitable<ChildLink::VerdictOr> ScriptLink::Helo(std::string_view name,
   co_return Run(Stage::kHelo);
 }
 
-asio::awaitable<ChildLink::VerdictOr> ScriptLink::Mail(
-    std::string_view address, codec::EsmtpArgs args, const Macros& macros) {
+asio::awaitable<ChildLink::VerdictOr> ScriptLink::Mail(std::string_view address,
+                                                       codec::EsmtpArgs args,
+                                                       const Macros& macros) {
   macros_.ClearAbove(codec::MacroStage::kHelo);
   session_.envelope_from = std::string(address);
   session_.envelope_from_args.assign(args.begin(), args.end());
@@ -165,8 +166,9 @@ asio::awaitable<ChildLink::VerdictOr> ScriptLink::Mail(
   co_return Run(Stage::kEnvelopeFrom);
 }
 
-asio::awaitable<ChildLink::VerdictOr> ScriptLink::Rcpt(
-    std::string_view address, codec::EsmtpArgs args, const Macros& macros) {
+asio::awaitable<ChildLink::VerdictOr> ScriptLink::Rcpt(std::string_view address,
+                                                       codec::EsmtpArgs args,
+                                                       const Macros& macros) {
   session_.recipient = std::string(address);
   session_.recipient_args.assign(args.begin(), args.end());
   session_.recipients.push_back(session_.recipient);

@@ -116,8 +116,8 @@ end
     return Status::kContinue;
   };
   ScriptedChild scan(dir, "scan", script);
-  ManagerUnderTest manager(dir, ScriptChild("policy", policy) +
-                                    ChildEntry("scan", scan));
+  ManagerUnderTest manager(
+      dir, ScriptChild("policy", policy) + ChildEntry("scan", scan));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_TRUE(mta.Connect(Client()).ok());
@@ -128,10 +128,10 @@ end
   ASSERT_TRUE(mta.Mail("<a@elsewhere.example>").ok());
   ASSERT_TRUE(mta.Rcpt("<c@example.org>").ok());
   EXPECT_EQ(helo_class_seen.load(), 1);
-  EXPECT_THAT(scan.log().Events(),
-              ElementsAre("connect mx.example.net", "helo mx.example.net",
-                          "abort", "mail <a@elsewhere.example>",
-                          "rcpt <c@example.org>"));
+  EXPECT_THAT(
+      scan.log().Events(),
+      ElementsAre("connect mx.example.net", "helo mx.example.net", "abort",
+                  "mail <a@elsewhere.example>", "rcpt <c@example.org>"));
 }
 
 TEST(ScriptScenarioTest, AScriptAfterChildrenSeesTheirAnswers) {
@@ -149,10 +149,10 @@ end
     return Status::kReject;
   };
   ScriptedChild a(dir, "a", rejecting), b(dir, "b", rejecting);
-  ManagerUnderTest manager(
-      dir, ChildEntry("a", a, "evaluation_mode: true") +
-               ChildEntry("b", b, "evaluation_mode: true") +
-               ScriptChild("policy", policy));
+  ManagerUnderTest manager(dir,
+                           ChildEntry("a", a, "evaluation_mode: true") +
+                               ChildEntry("b", b, "evaluation_mode: true") +
+                               ScriptChild("policy", policy));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_TRUE(mta.Connect(Client()).ok());
@@ -185,11 +185,11 @@ end
   auto eom = Content(mta, "body\r\n");
   ASSERT_TRUE(eom.ok()) << eom.status();
   EXPECT_THAT(three.log().Events(), Contains("header X-Script:saw 1"));
-  EXPECT_THAT(eom->modifications,
-              ElementsAre(codec::Modification(
-                              codec::mod::AddHeader{"X-First", " 1"}),
-                          codec::Modification(codec::mod::AddHeader{
-                              "X-Script", " saw 1"})));
+  EXPECT_THAT(
+      eom->modifications,
+      ElementsAre(
+          codec::Modification(codec::mod::AddHeader{"X-First", " 1"}),
+          codec::Modification(codec::mod::AddHeader{"X-Script", " saw 1"})));
 }
 
 TEST(ScriptScenarioTest, ErrorsAndEndlessLoopsGiveTheFallbackAndServingGoesOn) {
