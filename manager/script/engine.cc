@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "manager/script/files_api.h"
 #include "manager/script/regexp.h"
 #include "manager/script/session_api.h"
 
@@ -251,6 +252,7 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   mrb_gc_register(mrb_, mrb_obj_value(context_object_));
   InstallRegexp(mrb_);
   InstallSessionApi(mrb_);
+  InstallFilesApi(mrb_);
   mrb_gc_arena_restore(mrb_, ai);
   limit_ = options_.time_limit;
 }

@@ -186,6 +186,8 @@ class Engine {
   // Counts session calls; a Milter::Session object is valid for one serial.
   uint64_t call_serial() const { return serial_; }
   SharedStore* store() const { return options_.store.get(); }
+  // How often cached files (scripts, list files) are re-stat()ed.
+  absl::Duration recheck() const { return options_.recheck; }
   void Log(std::string_view line);
 
  private:

@@ -1,0 +1,118 @@
+// Milter.read_lines / read_set on real files: relative paths, comments,
+// caching and re-reading, errors.
+#include "manager/script/files_api.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "manager/script/engine.h"
+
+namespace milter::manager::script {
+namespace {
+
+using ::testing::HasSubstr;
+
+class FilesApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/files_api_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+  }
+  void TearDown() override {
+    for (const std::string& f : files_) unlink(f.c_str());
+    rmdir(dir_.c_str());
+  }
+  // Writes `text` with an mtime `version` seconds after a fixed base.
+  std::string Write(const std::string& name, const std::string& text,
+                    int version = 0) {
+    std::string path = absl::StrCat(dir_, "/", name);
+    std::ofstream(path, std::ios::trunc) << text;
+    timespec times[2] = {{1700000000 + version, 0}, {1700000000 + version, 0}};
+    EXPECT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+    files_.push_back(path);
+    return path;
+  }
+  Engine::Options Options() {
+    Engine::Options options;
+    options.recheck = absl::ZeroDuration();  // every call re-stats
+    options.log = [this](std::string_view line) { log_.emplace_back(line); };
+    return options;
+  }
+  std::string dir_;
+  std::vector<std::string> files_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(FilesApiTest, ReadsListsRelativeToTheScriptAndRereadsOnChange) {
+  Write("domains.txt", "# blocked\n  spam.example \n\nbad.example\n");
+  std::string script = Write("policy.rb", R"(
+def lines(ctx) = Milter.read_lines("domains.txt").join(",")
+def listed(ctx) = Milter.read_set("domains.txt").key?(ctx["d"])
+def frozen(ctx) = Milter.read_lines("domains.txt").frozen?
+)");
+  Engine engine(Options());
+  MapContext ctx;
+  ctx.Set("d", "bad.example");
+  EXPECT_EQ(engine.Call(script, "lines", ctx, Value::Nil()).value,
+            Value::String("spam.example,bad.example"));
+  EXPECT_EQ(engine.Call(script, "listed", ctx, Value::Nil()).value,
+            Value::Bool(true));
+  EXPECT_EQ(engine.Call(script, "frozen", ctx, Value::Nil()).value,
+            Value::Bool(true));
+  Write("domains.txt", "other.example\n", 1);
+  EXPECT_EQ(engine.Call(script, "listed", ctx, Value::Nil()).value,
+            Value::Bool(false));
+  EXPECT_EQ(engine.Call(script, "lines", ctx, Value::Nil()).value,
+            Value::String("other.example"));
+  // Gone after reading: the last contents stay.
+  unlink(absl::StrCat(dir_, "/domains.txt").c_str());
+  EXPECT_EQ(engine.Call(script, "lines", ctx, Value::Nil()).value,
+            Value::String("other.example"));
+}
+
+TEST_F(FilesApiTest, AMissingFileRaisesIOErrorNamingIt) {
+  std::string script = Write("policy.rb", R"(
+def missing(ctx) = Milter.read_lines("/nonexistent/list.txt")
+def rescued(ctx)
+  Milter.read_set("nope.txt")
+rescue IOError => e
+  e.message
+end
+)");
+  Engine engine(Options());
+  MapContext ctx;
+  Engine::Outcome out =
+      engine.Call(script, "missing", ctx, Value::Symbol("fallback"));
+  EXPECT_EQ(out.value, Value::Symbol("fallback"));
+  EXPECT_THAT(std::string(out.error.message()),
+              HasSubstr("IOError: /nonexistent/list.txt: No such file"));
+  EXPECT_EQ(engine.Call(script, "rescued", ctx, Value::Nil()).value,
+            Value::String(absl::StrCat(dir_,
+                                       "/nope.txt: No such file or "
+                                       "directory")));
+}
+
+TEST_F(FilesApiTest, ManyCallsKeepTheArenaBalanced) {
+  Write("l.txt", "a\nb\n");
+  std::string script =
+      Write("p.rb", "def f(ctx) = Milter.read_set(\"l.txt\").size\n");
+  Engine engine(Options());
+  MapContext ctx;
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_EQ(engine.Call(script, "f", ctx, Value::Nil()).value,
+              Value::Integer(2));
+  }
+}
+
+}  // namespace
+}  // namespace milter::manager::script
