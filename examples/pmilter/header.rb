@@ -1,0 +1,1 @@
+puts "header: #{Pmilter::Session::Headers.new.header}"

@@ -1,0 +1,4 @@
+s = Pmilter::Session.new
+if s.envelope_to == "<nobody@dest.example>"
+  Pmilter.status = Pmilter::SMFIS_REJECT
+end
