@@ -200,7 +200,6 @@ class Engine {
   Outcome Finish(Outcome outcome, const Value& fallback);
   void Report(const absl::Status& status);
   void ArmDeadline(absl::Duration limit);
-  void SetTimeoutMessage(absl::Duration limit);
   bool BindThread();
   // "FILE:LINE: Class: message" for a raised exception.
   std::string Describe(RObject* exc, const std::string& path);
@@ -215,8 +214,7 @@ class Engine {
   absl::flat_hash_map<std::string, std::unique_ptr<Script>> scripts_;
   Session* session_ = nullptr;  // bound during a session call only
   uint64_t serial_ = 0;
-  absl::Duration limit_;                                 // of the running call
-  absl::Duration message_limit_ = absl::ZeroDuration();  // in the exception
+  absl::Duration limit_;  // of the running call
   std::thread::id owner_;
   bool running_ = false;
   // Deadline check: the hook counts instructions down and reads the clock
