@@ -148,7 +148,11 @@ TEST_F(SessionApiTest, BadRepliesRaiseAndRecordNothing) {
         "s.reply('abc', nil, 'x')", "s.reply(550, '4.7.1', 'x')",
         "s.reply(550, '5.7', 'x')", "s.reply(550, nil, \"a\\r\\nb\")",
         "s.reject('451 4.7.1 wrong class')", "s.tempfail('550 wrong')",
-        "s.reject(\"bad\\nline\")"}) {
+        "s.reject(\"bad\\nline\")",
+        "s.reject(\"550-5.7.1 a\\r\\n551 5.7.1 b\")",
+        "s.reject(\"550 5.7.1 a\\r\\n550 5.7.1 b\")",
+        "s.reject(\"550-5.7.1 a\\n550 5.7.1 b\")",
+        "s.tempfail(\"451-4.7.1 a\\r\\n451-4.7.1 b\")"}) {
     std::string error = Error(call, Stage::kEnvelopeFrom);
     EXPECT_TRUE(absl::StrContains(error, "ArgumentError")) << call << error;
     EXPECT_EQ(session_.status, Status::kContinue) << call;
