@@ -143,9 +143,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Compiles `path` now if it is not cached (or changed), running its
-  // top-level code. Returns the error "FILE:LINE: message" if it does not
-  // compile or raises; the previously loaded code, if any, stays.
+  // Compiles handler file `path` now if it is not cached (or changed),
+  // running its top-level code (RunFile files are compiled by RunFile). Returns
+  // the error "FILE:LINE: message" if it does not compile or raises; the
+  // previously loaded code, if any, stays.
   absl::Status Load(const std::string& path);
 
   // Calls method `handler` of script `path` with the context as its one
