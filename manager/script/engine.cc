@@ -240,7 +240,11 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   int ai = mrb_gc_arena_save(mrb_);
   timeout_class_ =
       mrb_define_class(mrb_, "ScriptTimeout", mrb_->eException_class);
-  SetTimeoutMessage(options_.time_limit);
+  // One instance, raised by the hook; Describe names the call's limit.
+  mrb_value exc = mrb_exc_new_str(mrb_, timeout_class_,
+                                  mrb_str_new_lit(mrb_, "time limit exceeded"));
+  timeout_exception_ = mrb_obj_ptr(exc);
+  mrb_gc_register(mrb_, exc);
   RClass* context_class =
       mrb_define_class(mrb_, "ScriptContext", mrb_->object_class);
   MRB_SET_INSTANCE_TT(context_class, MRB_TT_DATA);
@@ -255,21 +259,6 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   InstallFilesApi(mrb_);
   mrb_gc_arena_restore(mrb_, ai);
   limit_ = options_.time_limit;
-}
-
-void Engine::SetTimeoutMessage(absl::Duration limit) {
-  int ai = mrb_gc_arena_save(mrb_);
-  std::string message =
-      absl::StrCat("time limit of ", absl::FormatDuration(limit), " exceeded");
-  mrb_value exc = mrb_exc_new_str(
-      mrb_, timeout_class_, mrb_str_new(mrb_, message.data(), message.size()));
-  if (timeout_exception_ != nullptr) {
-    mrb_gc_unregister(mrb_, mrb_obj_value(timeout_exception_));
-  }
-  timeout_exception_ = mrb_obj_ptr(exc);
-  mrb_gc_register(mrb_, exc);
-  message_limit_ = limit;
-  mrb_gc_arena_restore(mrb_, ai);
 }
 
 void Engine::Log(std::string_view line) {
@@ -294,7 +283,6 @@ void Engine::ArmDeadline(absl::Duration limit) {
   bool finite = limit != absl::InfiniteDuration();
   // No hook at all without a limit (benchmarks measure the difference).
   mrb_->code_fetch_hook = finite ? &EngineAccess::Hook : nullptr;
-  if (finite && limit != message_limit_) SetTimeoutMessage(limit);
   deadline_ns_ = MonotonicNs() +
                  (finite ? absl::ToInt64Nanoseconds(limit) : int64_t{1} << 62);
 }
@@ -313,10 +301,16 @@ std::string Engine::Describe(RObject* exc_object, const std::string& path) {
   mrb_value exc = mrb_obj_value(exc_object);
   // Reading the message may run Ruby code (an overridden #message): it gets
   // a fresh time limit and its own protection.
-  ArmDeadline(limit_);
   mrb_bool failed = false;
-  mrb_value message = mrb_protect_error(mrb_, MessageBody, &exc, &failed);
-  std::string text = failed ? "(message raised)" : RubyString(message);
+  std::string text;
+  if (exc_object == timeout_exception_) {
+    text = absl::StrCat("time limit of ", absl::FormatDuration(limit_),
+                        " exceeded");
+  } else {
+    ArmDeadline(limit_);
+    mrb_value message = mrb_protect_error(mrb_, MessageBody, &exc, &failed);
+    text = failed ? "(message raised)" : RubyString(message);
+  }
   ArmDeadline(limit_);
   mrb_value trace = mrb_protect_error(mrb_, BacktraceBody, &exc, &failed);
   std::string where = path;

@@ -143,9 +143,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Compiles `path` now if it is not cached (or changed), running its
-  // top-level code. Returns the error "FILE:LINE: message" if it does not
-  // compile or raises; the previously loaded code, if any, stays.
+  // Compiles handler file `path` now if it is not cached (or changed),
+  // running its top-level code (RunFile files are compiled by RunFile). Returns
+  // the error "FILE:LINE: message" if it does not compile or raises; the
+  // previously loaded code, if any, stays.
   absl::Status Load(const std::string& path);
 
   // Calls method `handler` of script `path` with the context as its one
@@ -202,7 +203,6 @@ class Engine {
   Outcome Finish(Outcome outcome, const Value& fallback);
   void Report(const absl::Status& status);
   void ArmDeadline(absl::Duration limit);
-  void SetTimeoutMessage(absl::Duration limit);
   bool BindThread();
   // "FILE:LINE: Class: message" for a raised exception.
   std::string Describe(RObject* exc, const std::string& path);
@@ -217,8 +217,7 @@ class Engine {
   absl::flat_hash_map<std::string, std::unique_ptr<Script>> scripts_;
   Session* session_ = nullptr;  // bound during a session call only
   uint64_t serial_ = 0;
-  absl::Duration limit_;                                 // of the running call
-  absl::Duration message_limit_ = absl::ZeroDuration();  // in the exception
+  absl::Duration limit_;  // of the running call
   std::thread::id owner_;
   bool running_ = false;
   // Deadline check: the hook counts instructions down and reads the clock

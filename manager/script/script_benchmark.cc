@@ -37,17 +37,53 @@ end
 def on_helo_regexp(ctx)
   ctx["helo"] =~ HELO && ctx["addr"] == "192.0.2.1" ? :accept : :reject
 end
+def on_helo_session(s)
+  s.helo.start_with?("mail.") && s.client_address == "192.0.2.1" ?
+    :continue : :reject
+end
 )";
+
+// A Pmilter-style handler file for RunFile.
+constexpr char kPmilterScript[] = R"(
+s = Pmilter::Session.new
+if s.client_ipaddr == "198.51.100.1" || s.helo_hostname.end_with?(".invalid")
+  Pmilter.status = Pmilter::SMFIS_REJECT
+end
+)";
+
+const std::string& ScriptDir() {
+  static const std::string* dir = [] {
+    char name[] = "/tmp/script_bench.XXXXXX";
+    if (mkdtemp(name) == nullptr) std::abort();
+    return new std::string(name);
+  }();
+  return *dir;
+}
 
 const std::string& ScriptPath() {
   static const std::string* path = [] {
-    char dir[] = "/tmp/script_bench.XXXXXX";
-    if (mkdtemp(dir) == nullptr) std::abort();
-    auto* p = new std::string(absl::StrCat(dir, "/policy.rb"));
+    auto* p = new std::string(absl::StrCat(ScriptDir(), "/policy.rb"));
     std::ofstream(*p) << kScript;
     return p;
   }();
   return *path;
+}
+
+const std::string& PmilterPath() {
+  static const std::string* path = [] {
+    auto* p = new std::string(absl::StrCat(ScriptDir(), "/pmilter.rb"));
+    std::ofstream(*p) << kPmilterScript;
+    return p;
+  }();
+  return *path;
+}
+
+Session HeloSession() {
+  Session session;
+  session.stage = Stage::kHelo;
+  session.helo = "mail.example.com";
+  session.client.address = "192.0.2.1";
+  return session;
 }
 
 Engine::Options WithHook(bool hook) {
@@ -97,6 +133,36 @@ void BM_HandlerCallRegexp(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HandlerCallRegexp);
+
+// The same policy through a Milter::Session argument (two readers), with
+// the deadline hook and a per-call limit, as the manager calls handlers.
+void BM_SessionHandlerCall(benchmark::State& state) {
+  Engine engine(WithHook(true));
+  Session session = HeloSession();
+  for (auto _ : state) {
+    session.Reset();
+    Engine::Outcome out = engine.Call(ScriptPath(), "on_helo_session", session,
+                                      {}, absl::Milliseconds(100));
+    if (out.value.text != "continue") state.SkipWithError("bad result");
+  }
+}
+BENCHMARK(BM_SessionHandlerCall);
+
+// A Pmilter handler file run with RunFile (Pmilter::Session.new, two
+// readers, Pmilter.status= not reached).
+void BM_PmilterRunFile(benchmark::State& state) {
+  Engine engine(WithHook(true));
+  Session session = HeloSession();
+  for (auto _ : state) {
+    session.Reset();
+    Engine::Outcome out =
+        engine.RunFile(PmilterPath(), session, {}, absl::Milliseconds(100));
+    if (!out.error.ok() || session.status != codec::Status::kContinue) {
+      state.SkipWithError("bad result");
+    }
+  }
+}
+BENCHMARK(BM_PmilterRunFile);
 
 // A forked worker: reads "helo\0addr" requests, answers one byte. With
 // `run_script` false it answers without running anything (bare round trip).

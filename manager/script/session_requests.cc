@@ -62,6 +62,25 @@ char ReplyClass(std::string_view text) {
   return 0;
 }
 
+// A complete reply: lines joined by CRLF, each starting with the same code,
+// '-' after it on every line but the last, no other CR or LF.
+bool ValidReply(std::string_view reply) {
+  std::string_view code = reply.substr(0, 3);
+  while (true) {
+    size_t end = reply.find("\r\n");
+    std::string_view line = reply.substr(0, end);
+    if (ReplyClass(line) == 0 || line.substr(0, 3) != code ||
+        line.find_first_of("\r\n") != std::string_view::npos) {
+      return false;
+    }
+    bool last = end == std::string_view::npos;
+    if (line.size() > 3 && (line[3] == '-') == last) return false;
+    if (last) return true;
+    if (line.size() == 3) return false;  // "550" alone cannot continue
+    reply.remove_prefix(end + 2);
+  }
+}
+
 mrb_value Verdict(mrb_state* mrb, mrb_value self, codec::Status status) {
   Session* session = Bound(mrb, self);
   session->status = status;
@@ -98,6 +117,12 @@ mrb_value Refuse(mrb_state* mrb, mrb_value self, codec::Status status) {
                mrb_get_mid(mrb), want);
   }
   CheckText(mrb, reply, cls == 0);
+  if (cls != 0 && !ValidReply(reply)) {
+    mrb_raisef(mrb, E_ARGUMENT_ERROR,
+               "%n: a multi-line reply is \"%cxx-...\\r\\n%cxx ...\" with "
+               "one code",
+               mrb_get_mid(mrb), want, want);
+  }
   session->status = status;
   if (reply.empty()) {
     session->reply.clear();
