@@ -47,7 +47,7 @@ void FillDefaults(ApplicableCondition* c) {
     }
     case ApplicableCondition::kScript: {
       auto* s = c->mutable_script();
-      if (!(s->time_limit() > 0)) s->set_time_limit(0.1);
+      if (s->time_limit() == 0) s->set_time_limit(0.1);
       if (!s->has_holds_on_error()) s->set_holds_on_error(true);
       break;
     }
@@ -116,7 +116,7 @@ absl::Status CheckParameters(const ApplicableCondition& c,
         return Invalid(where, absl::StrCat(who, "script needs a file"));
       }
       if (!std::isfinite(c.script().time_limit()) ||
-          c.script().time_limit() > 60) {
+          c.script().time_limit() <= 0 || c.script().time_limit() > 60) {
         return Invalid(where, absl::StrCat(who,
                                            "script time_limit must be "
                                            "between 0 and 60 seconds"));

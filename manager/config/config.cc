@@ -21,6 +21,7 @@
 #include "google/protobuf/text_format.h"
 #include "manager/config/conditions_check.h"
 #include "manager/config/locator.h"
+#include "manager/config/scripts_check.h"
 #include "milter/net/socket_spec.h"
 
 namespace milter::manager {
@@ -219,10 +220,11 @@ absl::Status CheckScriptChild(const Locator& at, int i, const ChildConfig& c) {
                        h.file().empty() ? " has no file" : " given twice"));
     }
   }
-  if (!std::isfinite(s.time_limit()) || s.time_limit() < 0 ||
+  if (!std::isfinite(s.time_limit()) || s.time_limit() <= 0 ||
       s.time_limit() > 60) {
-    return Invalid(at.Where("child", i, "script"),
-                   absl::StrCat(who, "time_limit must be 0..60 seconds"));
+    return Invalid(
+        at.Where("child", i, "script"),
+        absl::StrCat(who, "time_limit must be over 0 and at most 60 seconds"));
   }
   return absl::OkStatus();
 }
@@ -394,7 +396,8 @@ void FillDefaults(ManagerConfig* c) {
     if (!child.has_concurrent_content()) child.set_concurrent_content(false);
     if (child.has_script()) {
       config::ScriptConfig& script = *child.mutable_script();
-      script.set_time_limit(OrDefault(script.time_limit(), 0.1));
+      // Zero (unset) is the default; a negative value is refused below.
+      if (script.time_limit() == 0) script.set_time_limit(0.1);
       if (!script.has_file()) script.set_file("");
       if (child.fallback_status() == config::FALLBACK_UNSET) {
         child.set_fallback_status(config::TEMPFAIL);
@@ -481,6 +484,10 @@ absl::StatusOr<ManagerConfig> ParseConfig(std::string_view text,
   if (augment) augment(&config);
   FillDefaults(&config);
   if (absl::Status s = Validate(config, at); !s.ok()) return s;
+  if (absl::Status s = config_internal::CheckScripts(config); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(file_name), ": ", s.message()));
+  }
   return config;
 }
 

@@ -457,14 +457,23 @@ Engine::Script* Engine::Fresh(const std::string& path, bool proc_model,
 }
 
 absl::Status Engine::Load(const std::string& path) {
+  return LoadNow(path, false);
+}
+
+absl::Status Engine::LoadWholeFile(const std::string& path) {
+  return LoadNow(path, true);
+}
+
+absl::Status Engine::LoadNow(const std::string& path, bool proc_model) {
   if (!BindThread()) {
     return absl::FailedPreconditionError(
         "script engine used from a second thread");
   }
-  auto it = scripts_.find(path);
+  auto it = scripts_.find(proc_model ? absl::StrCat(path, std::string(1, '\0'))
+                                     : path);
   if (it != scripts_.end()) it->second->next_check_ns = 0;  // check now
   absl::Status error;
-  Script* script = Fresh(path, false, &error);
+  Script* script = Fresh(path, proc_model, &error);
   if (script == nullptr) return error;
   return script->last_error;
 }

@@ -148,6 +148,10 @@ class Engine {
   // the error "FILE:LINE: message" if it does not compile or raises; the
   // previously loaded code, if any, stays.
   absl::Status Load(const std::string& path);
+  // Compiles RunFile file `path` now if it is not cached (or changed),
+  // without running it. Returns the error "FILE:LINE:COLUMN: message" if it
+  // does not compile; the previously compiled code, if any, stays.
+  absl::Status LoadWholeFile(const std::string& path);
 
   // Calls method `handler` of script `path` with the context as its one
   // argument, loading the file when needed (or when it changed).
@@ -194,6 +198,7 @@ class Engine {
  private:
   struct Script;
   Script* Fresh(const std::string& path, bool proc_model, absl::Status* error);
+  absl::Status LoadNow(const std::string& path, bool proc_model);
   absl::Status Compile(const std::string& path, Script* script);
   absl::Status RunTopLevel(const std::string& path, RProc* proc, RObject* self);
   Script* Prepare(const std::string& path, bool proc_model,
