@@ -76,7 +76,8 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
       link = std::make_unique<SocketLink>(c, executor, offer);
     }
     children_.push_back(std::make_unique<Child>(&c, i, std::move(link)));
-    if (shared_->health)
+    // Scripts have no circuit breaker: there is nothing to probe.
+    if (shared_->health && !c.has_script())
       children_.back()->set_health(shared_->health->Get(c.name()));
   }
   std::vector<asio::awaitable<void>> opens;
