@@ -206,11 +206,10 @@ class ManagerSession : public client::CoroutineFilter, public ScriptHost {
   // Records what `child` answered at `stage` for the scripts.
   void RecordAnswer(const Child& child, config::Stage stage,
                     const server::Verdict& verdict);
-  // A script's switch of `child` at `stage`: nullopt when there is none,
-  // else whether the child is asked (a switch off stops it as a failing
-  // condition would).
-  asio::awaitable<std::optional<bool>> ScriptSwitch(Child& child,
-                                                    config::Stage stage);
+  // For a child a script switched off or on: whether it is asked at
+  // `stage` (a switch off stops it as a failing condition would; a switch
+  // on passes over its conditions).
+  asio::awaitable<bool> ScriptSwitch(Child& child, config::Stage stage);
 
   std::shared_ptr<const ManagerShared> shared_;
   const config::ManagerConfig* config_;

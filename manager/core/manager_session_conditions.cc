@@ -53,8 +53,8 @@ asio::awaitable<void> ManagerSession::Ask(
 asio::awaitable<bool> ManagerSession::Applies(Child& child,
                                               config::Stage stage) {
   if (child.script_off || child.script_on) {
-    std::optional<bool> switched = co_await ScriptSwitch(child, stage);
-    if (switched.has_value()) co_return *switched;
+    bool asked = co_await ScriptSwitch(child, stage);
+    co_return asked;
   }
   if (!applicability_.HasConditions(child.index())) co_return true;
   conditions::ChildDecision d =

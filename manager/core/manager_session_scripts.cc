@@ -92,11 +92,13 @@ void ManagerSession::ScriptRequests(const std::string& script_name,
       Log(config::INFO, absl::StrCat("script ", script_name, " switched child ",
                                      sw.child, sw.enabled ? " on" : " off",
                                      " for ", SwitchScopeName(sw.scope)));
+      // A switch off wins while it lasts; a switch on lasts for its own
+      // scope (a child switched off for one recipient is on again for the
+      // next if a script switched it on for the session).
       if (sw.enabled) {
         child->script_off.reset();
         child->script_on = sw.scope;
       } else {
-        child->script_on.reset();
         child->script_off = sw.scope;
       }
     }
@@ -113,13 +115,13 @@ void ManagerSession::ScriptRequests(const std::string& script_name,
   }
 }
 
-asio::awaitable<std::optional<bool>> ManagerSession::ScriptSwitch(
-    Child& child, config::Stage stage) {
-  if (child.script_on) co_return true;
-  if (!child.script_off) co_return std::nullopt;
+asio::awaitable<bool> ManagerSession::ScriptSwitch(Child& child,
+                                                   config::Stage stage) {
+  if (!child.script_off) co_return true;  // switched on
   script::SwitchScope scope = *child.script_off;
   if (scope == script::SwitchScope::kRecipient) co_return false;
   child.script_off.reset();
+  child.script_on.reset();
   bool message_scope = scope == script::SwitchScope::kMessage;
   lines_.Stopped(child.name(), "script", !message_scope);
   child.Stop(message_scope);

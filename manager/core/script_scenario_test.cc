@@ -134,6 +134,40 @@ end
                   "mail <a@elsewhere.example>", "rcpt <c@example.org>"));
 }
 
+TEST(ScriptScenarioTest, EnableOverridesConditionsAndRecipientScopeIsOneRcpt) {
+  std::string dir = TempDir();
+  std::string policy = WriteFile(dir + "/policy.rb", R"(
+def on_helo(s)
+  s.enable_child("scan", :session) if s.helo == "force.example"
+end
+def on_envrcpt(s)
+  s.disable_child("scan", :recipient) if s.recipient == "<vip@example.org>"
+end
+)");
+  ScriptedChild scan(dir, "scan", {});
+  ManagerUnderTest manager(
+      dir,
+      ScriptChild("policy", policy) +
+          ChildEntry("scan", scan, "applicable_conditions: \"unauth\""),
+      "applicable_condition { name: \"unauth\" authentication {} }\n");
+  server::Macros authenticated = {{"{auth_authen}", "alice"}};
+  for (std::string helo : {"plain.example", "force.example"}) {
+    BlockingSession mta;
+    ASSERT_TRUE(mta.Open(manager.spec()).ok());
+    ASSERT_TRUE(mta.Connect(Client()).ok());
+    ASSERT_TRUE(mta.Helo(helo).ok());
+    ASSERT_TRUE(mta.Mail("<a@" + helo + ">", {}, authenticated).ok());
+    ASSERT_TRUE(mta.Rcpt("<vip@example.org>").ok());
+    ASSERT_TRUE(mta.Rcpt("<b@example.org>").ok());
+  }
+  // Authenticated: the condition stops the child, unless the script
+  // enabled it; then it misses only the recipient the script left out.
+  EXPECT_THAT(scan.log().Events(), Not(Contains("mail <a@plain.example>")));
+  EXPECT_THAT(scan.log().Events(), Contains("mail <a@force.example>"));
+  EXPECT_THAT(scan.log().Events(), Not(Contains("rcpt <vip@example.org>")));
+  EXPECT_THAT(scan.log().Events(), Contains("rcpt <b@example.org>"));
+}
+
 TEST(ScriptScenarioTest, AScriptAfterChildrenSeesTheirAnswers) {
   std::string dir = TempDir();
   std::string policy = WriteFile(dir + "/policy.rb", R"(
