@@ -22,15 +22,48 @@ server::SessionOptions ChildSessionOptions(
 
 SocketLink::SocketLink(const config::ChildConfig& config,
                        asio::any_io_executor executor,
-                       const codec::OptionNegotiation& offer)
+                       const codec::OptionNegotiation& offer, ChildPool* pool)
     : config_(config),
-      session_(std::move(executor), ChildSessionOptions(config, offer)) {}
+      executor_(std::move(executor)),
+      options_(ChildSessionOptions(config, offer)),
+      pool_(config.reuse_connection() ? pool : nullptr) {
+  if (pool_ != nullptr) {
+    pool_key_ = ChildPool::Key(config.name(), config.connection_spec(),
+                               options_, executor_);
+    session_ = pool_->Take(pool_key_);
+    reused_ = session_ != nullptr;
+  }
+  if (session_ == nullptr) {
+    session_ = std::make_unique<server::Session>(executor_, options_);
+  }
+}
 
 asio::awaitable<absl::Status> SocketLink::Open() {
+  if (reused_) {
+    reused_ = false;
+    // A kept connection: a new session on it. The child may have closed
+    // it meanwhile; then a fresh one.
+    absl::Status again = co_await session_->Negotiate();
+    if (again.ok()) {
+      reused_ever_ = true;
+      co_return again;
+    }
+    session_ = std::make_unique<server::Session>(executor_, options_);
+  }
   absl::StatusOr<net::SocketSpec> spec =
       net::ParseSocketSpec(config_.connection_spec());
   if (!spec.ok()) co_return spec.status();
-  co_return co_await session_.Open(*spec);
+  co_return co_await session_->Open(*spec);
+}
+
+asio::awaitable<absl::Status> SocketLink::Quit() {
+  if (pool_ == nullptr || !session_->negotiated_ok() ||
+      !session_->error().ok()) {
+    co_return co_await session_->Quit();
+  }
+  absl::Status s = co_await session_->QuitNewConnection();
+  if (s.ok()) pool_->Put(pool_key_, std::move(session_));
+  co_return s;
 }
 
 }  // namespace milter::manager

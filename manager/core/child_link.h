@@ -27,6 +27,7 @@
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
 #include "manager/config/config.pb.h"
+#include "manager/core/child_pool.h"
 #include "milter/codec/connection_info.h"
 #include "milter/codec/macros.h"
 #include "milter/codec/negotiation.h"
@@ -82,73 +83,84 @@ class ChildLink {
       codec::MacroStage stage) const = 0;
 };
 
-// A child milter over a socket: its connection_spec, its timeouts.
+// A child milter over a socket: its connection_spec, its timeouts. With a
+// pool (and the child's reuse_connection), Open takes an idle connection
+// from it and negotiates again, and Quit ends the session with QUIT_NC and
+// gives the connection back; Quit must be the last call.
 class SocketLink : public ChildLink {
  public:
   SocketLink(const config::ChildConfig& config, asio::any_io_executor executor,
-             const codec::OptionNegotiation& offer);
+             const codec::OptionNegotiation& offer, ChildPool* pool);
 
   asio::awaitable<absl::Status> Open() override;
+  // Whether Open reused a kept connection (for tests and logs).
+  bool reused() const { return reused_ever_; }
   asio::awaitable<VerdictOr> ConnectStage(const codec::ConnectionInfo& info,
                                           const Macros& macros) override {
-    return session_.ConnectStage(info, macros);
+    return session_->ConnectStage(info, macros);
   }
   asio::awaitable<VerdictOr> Helo(std::string_view name,
                                   const Macros& macros) override {
-    return session_.Helo(name, macros);
+    return session_->Helo(name, macros);
   }
   asio::awaitable<VerdictOr> Mail(std::string_view address,
                                   codec::EsmtpArgs args,
                                   const Macros& macros) override {
-    return session_.Mail(address, args, macros);
+    return session_->Mail(address, args, macros);
   }
   asio::awaitable<VerdictOr> Rcpt(std::string_view address,
                                   codec::EsmtpArgs args,
                                   const Macros& macros) override {
-    return session_.Rcpt(address, args, macros);
+    return session_->Rcpt(address, args, macros);
   }
   asio::awaitable<VerdictOr> Data(const Macros& macros) override {
-    return session_.Data(macros);
+    return session_->Data(macros);
   }
   asio::awaitable<VerdictOr> Unknown(std::string_view command) override {
-    return session_.Unknown(command);
+    return session_->Unknown(command);
   }
   asio::awaitable<VerdictOr> Header(std::string_view name,
                                     std::string_view value) override {
-    return session_.Header(name, value);
+    return session_->Header(name, value);
   }
   asio::awaitable<VerdictOr> EndOfHeaders(const Macros& macros) override {
-    return session_.EndOfHeaders(macros);
+    return session_->EndOfHeaders(macros);
   }
   asio::awaitable<VerdictOr> BodyChunk(std::string_view chunk) override {
-    return session_.BodyChunk(chunk);
+    return session_->BodyChunk(chunk);
   }
   asio::awaitable<EndOfMessageOr> EndOfMessage(const Macros& macros) override {
-    return session_.EndOfMessage(macros);
+    return session_->EndOfMessage(macros);
   }
-  asio::awaitable<absl::Status> Abort() override { return session_.Abort(); }
-  asio::awaitable<absl::Status> Quit() override { return session_.Quit(); }
+  asio::awaitable<absl::Status> Abort() override { return session_->Abort(); }
+  asio::awaitable<absl::Status> Quit() override;
   void Abandon(absl::Status reason) override {
-    session_.Abandon(std::move(reason));
+    session_->Abandon(std::move(reason));
   }
   void set_on_progress(std::function<void()> on_progress) override {
-    session_.set_on_progress(std::move(on_progress));
+    session_->set_on_progress(std::move(on_progress));
   }
   const codec::NegotiatedOptions& negotiated() const override {
-    return session_.negotiated();
+    return session_->negotiated();
   }
-  bool negotiated_ok() const override { return session_.negotiated_ok(); }
+  bool negotiated_ok() const override { return session_->negotiated_ok(); }
   bool header_leading_space() const override {
-    return session_.header_leading_space();
+    return session_->header_leading_space();
   }
   const std::optional<std::string>& symbol_list(
       codec::MacroStage stage) const override {
-    return session_.symbol_list(stage);
+    return session_->symbol_list(stage);
   }
 
  private:
   const config::ChildConfig& config_;
-  server::Session session_;
+  asio::any_io_executor executor_;
+  server::SessionOptions options_;
+  ChildPool* pool_;  // null: no reuse
+  std::string pool_key_;
+  std::unique_ptr<server::Session> session_;
+  bool reused_ = false;       // session_ came from the pool, not yet opened
+  bool reused_ever_ = false;  // Open negotiated on a kept connection
 };
 
 // Session options for a socket child: the offer and its timeouts.

@@ -77,7 +77,9 @@ absl::StatusOr<std::shared_ptr<ManagerShared>> BuildShared(
     shared->health = previous->health;
     shared->metrics = previous->metrics;
     shared->scripts = previous->scripts;
+    shared->pool = previous->pool;
   }
+  if (shared->pool == nullptr) shared->pool = std::make_shared<ChildPool>();
   if (shared->scripts == nullptr)
     shared->scripts = NewScriptRuntime(shared->log);
   absl::StatusOr<std::shared_ptr<const conditions::ConditionSet>> set =
@@ -126,6 +128,11 @@ Manager::Manager(std::shared_ptr<ManagerShared> shared)
           [this] { return std::make_unique<ManagerSession>(Current()); }));
   runner_ =
       std::make_unique<client::Runner>(std::move(factory), std::move(options));
+}
+
+Manager::~Manager() {
+  std::shared_ptr<const ManagerShared> shared = Current();
+  if (shared != nullptr && shared->pool != nullptr) shared->pool->Clear();
 }
 
 std::shared_ptr<const ManagerShared> Manager::Current() const {

@@ -38,6 +38,9 @@ class Manager {
       std::shared_ptr<HealthRegistry> health = nullptr,
       std::shared_ptr<metrics::Metrics> metrics = nullptr);
 
+  // Closes the idle child connections before the event loops go.
+  ~Manager();
+
   // Opens the listener (Run() does it if not done); bound_specs() then
   // names the port chosen for "inet:0".
   absl::Status Listen();

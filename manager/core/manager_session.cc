@@ -73,7 +73,8 @@ asio::awaitable<client::Status> ManagerSession::OnNegotiate(
       link =
           std::make_unique<ScriptLink>(c, offer, shared_->scripts.get(), this);
     } else {
-      link = std::make_unique<SocketLink>(c, executor, offer);
+      link =
+          std::make_unique<SocketLink>(c, executor, offer, shared_->pool.get());
     }
     children_.push_back(std::make_unique<Child>(&c, i, std::move(link)));
     // Scripts have no circuit breaker: there is nothing to probe.

@@ -47,6 +47,7 @@
 #include "manager/config/config.pb.h"
 #include "manager/core/applicability.h"
 #include "manager/core/child.h"
+#include "manager/core/child_pool.h"
 #include "manager/core/message_store.h"
 #include "manager/core/script_link.h"
 #include "manager/core/session_log.h"
@@ -81,6 +82,9 @@ struct ManagerShared {
   // Where script children and scripted conditions run (their Engines and
   // store); process-wide, survives reloads. May be null: a default one.
   std::shared_ptr<script::Runtime> scripts;
+  // Idle child connections between MTA sessions (child_pool.h); may be
+  // null: a connection per session. Survives reloads.
+  std::shared_ptr<ChildPool> pool;
   // MTA connections being served, over all generations.
   std::shared_ptr<std::atomic<size_t>> active_sessions =
       std::make_shared<std::atomic<size_t>>(0);
