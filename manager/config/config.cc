@@ -394,7 +394,7 @@ void FillDefaults(ManagerConfig* c) {
     if (!child.has_description()) child.set_description("");
     if (!child.has_evaluation_mode()) child.set_evaluation_mode(false);
     if (!child.has_concurrent_content()) child.set_concurrent_content(false);
-    if (!child.has_reuse_connection()) child.set_reuse_connection(true);
+    if (!child.has_reuse_connection()) child.set_reuse_connection(false);
     if (child.has_script()) {
       config::ScriptConfig& script = *child.mutable_script();
       // Zero (unset) is the default; a negative value is refused below.
