@@ -15,6 +15,13 @@
 #   postfix chain 3  Postfix with smtpd_milters listing three libmilter
 #                    children (three processes, the first is the one above)
 #   manager 3        Postfix -> manager -> the same three children
+#   manager 1 +script  the manager of "manager 1" with a second child, a
+#                    script (bench/manager/every_stage.rb: a handler at
+#                    every stage reading two values, returning :continue),
+#                    against "manager 1"
+#   manager 0        Postfix -> a manager with no children
+#   manager script   Postfix -> a manager whose only child is that script,
+#                    against "manager 0"
 # The manager runs with its default io_threads unless MANAGER_IO_THREADS is
 # set; each manager cell has its own manager process.
 #
@@ -32,7 +39,7 @@
 # manager1/direct1, manager3/chain3, and the manager's and the children's CPU
 # per message (utime+stime from /proc/PID/stat over the measurement).
 #
-# Environment: BAZEL (default bazel), BENCH_PORT (first of 16 ports, default
+# Environment: BAZEL (default bazel), BENCH_PORT (first of 19 ports, default
 # 26500), MANAGER_IO_THREADS. As root. Exits non-zero with a one-line reason
 # on any failure; cleans up (Postfix, sink, milters, files) on every exit
 # path.
@@ -61,15 +68,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 # A copy, so that a concurrent build cannot swap the binary mid-run.
 cp "$BIN/manager/milter-manager" "$WORK/milter-manager" || fail "copy failed"
+cp bench/manager/every_stage.rb "$WORK/every_stage.rb" || fail "copy failed"
 bash tests/build_c_filter.sh "$WORK/libmilter" || fail "building the libmilter filter failed"
 
-for p in $(seq "$BASE" $((BASE + 15))); do
+for p in $(seq "$BASE" $((BASE + 18))); do
   _pf_listening "$p" && fail "port $p is in use (set BENCH_PORT)"
 done
 
 declare -A PORT RATES MCPU CCPU
 PORT[lib0]=$((BASE + 10)); PORT[lib1]=$((BASE + 11)); PORT[lib2]=$((BASE + 12))
 PORT[m1]=$((BASE + 13)); PORT[m3]=$((BASE + 14)); PORT[m1s]=$((BASE + 15))
+PORT[m1r]=$((BASE + 16)); PORT[m0]=$((BASE + 17)); PORT[mr]=$((BASE + 18))
 wait_port() {  # NAME PID
   for _ in $(seq 100); do
     _pf_listening "${PORT[$1]}" && return 0
@@ -84,7 +93,8 @@ start_child() {  # NAME; sets PID
   PIDS+=("$PID")
   wait_port "$1" "$PID"
 }
-start_manager() {  # NAME [STATUS_LISTEN] CHILD...; sets PID
+start_manager() {  # NAME [STATUS_LISTEN] CHILD...; sets PID; CHILD "script"
+                   # is every_stage.rb
   local name="$1" status="$2" c
   shift 2
   {
@@ -93,7 +103,11 @@ start_manager() {  # NAME [STATUS_LISTEN] CHILD...; sets PID
     [ -n "${MANAGER_IO_THREADS:-}" ] && echo "io_threads: $MANAGER_IO_THREADS"
     [ -n "$status" ] && echo "status_listen: \"$status\""
     for c in "$@"; do
-      echo "child { name: \"$c\" connection_spec: \"inet:${PORT[$c]}@127.0.0.1\" }"
+      if [ "$c" = script ]; then
+        echo "child { name: \"script\" script { file: \"every_stage.rb\" } }"
+      else
+        echo "child { name: \"$c\" connection_spec: \"inet:${PORT[$c]}@127.0.0.1\" }"
+      fi
     done
   } >"$WORK/$name.conf"
   "$WORK/milter-manager" -c "$WORK/$name.conf" 2>"$WORK/$name.log" &
@@ -108,19 +122,29 @@ start_manager m1 "" lib0; M1=$PID
 start_manager m3 "" lib0 lib1 lib2; M3=$PID
 # The same as m1, counting metrics for a status listener.
 start_manager m1s "inet:0@[127.0.0.1]" lib0; M1S=$PID
+# The same as m1 with a script child after the libmilter one; the script
+# alone; no child at all.
+start_manager m1r "" lib0 script; M1R=$PID
+start_manager m0 ""; M0=$PID
+start_manager mr "" script; MR=$PID
 IO_THREADS=$("$WORK/milter-manager" -c "$WORK/m1.conf" --show-config | awk '/^io_threads:/ {print $2}')
 
 pf_start "$BASE" "" "in_flow_delay = 0s" || fail "Postfix did not start"
 L() { echo "inet:127.0.0.1:${PORT[$1]}"; }
-CELLS=("direct 1" "manager 1" "manager 1 +metrics" "postfix chain 3" "manager 3")
+CELLS=("direct 1" "manager 1" "manager 1 +metrics" "postfix chain 3" "manager 3"
+  "manager 1 +script" "manager 0" "manager script")
 declare -A SMTP_PORT MILTERS MPID KIDS
 MILTERS["direct 1"]=$(L lib0);                       MPID["direct 1"]=-
 MILTERS["manager 1"]=$(L m1);                        MPID["manager 1"]=$M1
 MILTERS["manager 1 +metrics"]=$(L m1s);              MPID["manager 1 +metrics"]=$M1S
 MILTERS["postfix chain 3"]="$(L lib0),$(L lib1),$(L lib2)"; MPID["postfix chain 3"]=-
 MILTERS["manager 3"]=$(L m3);                        MPID["manager 3"]=$M3
+MILTERS["manager 1 +script"]=$(L m1r);               MPID["manager 1 +script"]=$M1R
+MILTERS["manager 0"]=$(L m0);                        MPID["manager 0"]=$M0
+MILTERS["manager script"]=$(L mr);                   MPID["manager script"]=$MR
 KIDS["direct 1"]=$LIB0; KIDS["manager 1"]=$LIB0; KIDS["manager 1 +metrics"]=$LIB0
 KIDS["postfix chain 3"]="$LIB0 $LIB1 $LIB2"; KIDS["manager 3"]="$LIB0 $LIB1 $LIB2"
+KIDS["manager 1 +script"]=$LIB0; KIDS["manager 0"]=""; KIDS["manager script"]=""
 port=$((BASE + 2))
 for c in "${CELLS[@]}"; do
   SMTP_PORT[$c]=$port
@@ -172,7 +196,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for c in "${CELLS[@]}"; do
     measure "$c" "$MESSAGES"
     read -r rate mcpu ccpu <<<"$OUT"
-    printf "     %-16s %6s msg/s   manager CPU %5s ms/message   children CPU %s ms/message\n" \
+    printf "     %-18s %6s msg/s   manager CPU %5s ms/message   children CPU %s ms/message\n" \
       "$c" "$rate" "$mcpu" "$ccpu"
     RATES[$c]+="$rate "
     MCPU[$c]+="$mcpu "
@@ -180,7 +204,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 # The manager's log holds nothing but its start line unless something failed.
-for m in m1 m3 m1s; do
+for m in m1 m3 m1s m1r m0 mr; do
   [ "$(grep -vc 'listening on\|status and metrics on' "$WORK/$m.log")" = 0 ] || echo "   NOTE: $m logged: $(grep -v 'listening on' "$WORK/$m.log" | tail -1)"
 done
 
@@ -196,6 +220,8 @@ for c in "${CELLS[@]}"; do
     "manager 1") base="direct 1" ;;
     "manager 1 +metrics") base="manager 1" ;;
     "manager 3") base="postfix chain 3" ;;
+    "manager 1 +script") base="manager 1" ;;
+    "manager script") base="manager 0" ;;
     *) base="" ;;
   esac
   m=-
