@@ -60,7 +60,8 @@ asio::awaitable<absl::Status> ScriptLink::Open() {
   }
   script::Engine& engine = runtime_->ThisThreadEngine();
   if (!s.file().empty()) {
-    absl::Status loaded = engine.Load(s.file());
+    // (Defines loads the file when needed, re-checking it at most once a
+    // second: no stat per session.)
     bool any = false;
     for (int i = 0; i < script::kNumStages; ++i) {
       std::string method(script::HandlerName(static_cast<Stage>(i)));
@@ -71,7 +72,10 @@ asio::awaitable<absl::Status> ScriptLink::Open() {
     }
     // A broken edit keeps the earlier good version; with none, the child
     // cannot take part.
-    if (!loaded.ok() && !any) co_return loaded;
+    if (!any) {
+      absl::Status loaded = engine.Load(s.file());
+      if (!loaded.ok()) co_return loaded;
+    }
   }
   for (const config::ScriptHandler& h : s.handler()) {
     for (int i = 0; i < script::kNumStages; ++i) {
