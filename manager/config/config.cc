@@ -213,11 +213,21 @@ absl::Status CheckScriptChild(const Locator& at, int i, const ChildConfig& c) {
                                   "unknown, header, eoh, body, eom, abort, "
                                   "close)"));
     }
-    if (!stages.insert(h.stage()).second || h.file().empty()) {
+    if (!stages.insert(h.stage()).second) {
       return Invalid(
           at.Where("child", i, "script"),
-          absl::StrCat(who, "handler for ", h.stage(),
-                       h.file().empty() ? " has no file" : " given twice"));
+          absl::StrCat(who, "handler for ", h.stage(), " given twice"));
+    }
+    if (h.file().empty() && s.file().empty()) {
+      return Invalid(at.Where("child", i, "script"),
+                     absl::StrCat(who, "handler for ", h.stage(),
+                                  " has no file (and the script none)"));
+    }
+    if (!std::isfinite(h.time_limit()) || h.time_limit() < 0 ||
+        h.time_limit() > 60) {
+      return Invalid(at.Where("child", i, "script"),
+                     absl::StrCat(who, "handler for ", h.stage(),
+                                  ": time_limit must be 0..60 seconds"));
     }
   }
   if (!std::isfinite(s.time_limit()) || s.time_limit() <= 0 ||

@@ -43,6 +43,7 @@ absl::Status CheckScripts(const config::ManagerConfig& config) {
       }
     }
     for (const config::ScriptHandler& h : c.script().handler()) {
+      if (h.file().empty()) continue;  // settings for the method file's
       if (absl::Status s = engine.LoadWholeFile(h.file()); !s.ok()) {
         return Refused(absl::StrCat(who, " handler ", h.stage()), s);
       }

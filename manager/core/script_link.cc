@@ -59,6 +59,8 @@ asio::awaitable<absl::Status> ScriptLink::Open() {
     co_return absl::FailedPreconditionError("no script runtime");
   }
   script::Engine& engine = runtime_->ThisThreadEngine();
+  absl::Duration limit = absl::Seconds(s.time_limit());
+  codec::Status fallback = FallbackStatusOf(config_.fallback_status());
   if (!s.file().empty()) {
     // (Defines loads the file when needed, re-checking it at most once a
     // second: no stat per session.)
@@ -66,7 +68,7 @@ asio::awaitable<absl::Status> ScriptLink::Open() {
     for (int i = 0; i < script::kNumStages; ++i) {
       std::string method(script::HandlerName(static_cast<Stage>(i)));
       if (engine.Defines(s.file(), method)) {
-        handlers_[i] = {s.file(), method};
+        handlers_[i] = {s.file(), method, limit, fallback};
         any = true;
       }
     }
@@ -77,10 +79,16 @@ asio::awaitable<absl::Status> ScriptLink::Open() {
       if (!loaded.ok()) co_return loaded;
     }
   }
+  // A stage's own entry: its file (run whole) and/or its own settings.
   for (const config::ScriptHandler& h : s.handler()) {
     for (int i = 0; i < script::kNumStages; ++i) {
-      if (h.stage() == script::StageName(static_cast<Stage>(i))) {
-        handlers_[i] = {h.file(), ""};
+      if (h.stage() != script::StageName(static_cast<Stage>(i))) continue;
+      Handler& handler = handlers_[i];
+      if (!h.file().empty()) handler = {h.file(), "", limit, fallback};
+      if (h.time_limit() > 0)
+        handler.time_limit = absl::Seconds(h.time_limit());
+      if (h.fallback_status() != config::FALLBACK_UNSET) {
+        handler.fallback = FallbackStatusOf(h.fallback_status());
       }
     }
   }
@@ -121,14 +129,13 @@ server::Verdict ScriptLink::Run(Stage stage) {
   session_.Reset();
   session_.body_chunk = body_chunk_;
   script::Engine& engine = runtime_->ThisThreadEngine();
-  codec::Status fallback = FallbackStatusOf(config_.fallback_status());
   script::Value fallback_value =
-      script::Value::Symbol(std::string(codec::StatusName(fallback)));
-  absl::Duration limit = absl::Seconds(config_.script().time_limit());
+      script::Value::Symbol(std::string(codec::StatusName(h.fallback)));
   script::Engine::Outcome out =
       h.method.empty()
-          ? engine.RunFile(h.file, session_, fallback_value, limit)
-          : engine.Call(h.file, h.method, session_, fallback_value, limit);
+          ? engine.RunFile(h.file, session_, fallback_value, h.time_limit)
+          : engine.Call(h.file, h.method, session_, fallback_value,
+                        h.time_limit);
   verdict.decision = script::ResolveStatus(out, session_);
   if (!out.error.ok()) return verdict;  // the fallback, requests dropped
   if (verdict.decision == codec::Status::kReject ||

@@ -91,6 +91,8 @@ class ScriptLink : public ChildLink {
   // whole (empty method). Empty file: no handler.
   struct Handler {
     std::string file, method;
+    absl::Duration time_limit;
+    codec::Status fallback;
   };
   // Runs the handler of `stage` (if any) and gives its verdict.
   server::Verdict Run(script::Stage stage);

@@ -256,6 +256,34 @@ end
   EXPECT_THAT(log.All(), HasSubstr(policy + ":4"));
 }
 
+TEST(ScriptScenarioTest, AStageHasItsOwnTimeLimitAndFallback) {
+  std::string dir = TempDir();
+  std::string policy = WriteFile(dir + "/policy.rb", R"(
+def on_helo(s)
+  loop { }
+end
+def on_envfrom(s)
+  raise "broken"
+end
+)");
+  ManagerUnderTest manager(
+      dir, absl::StrCat("child { name: \"policy\" script { file: \"", policy,
+                        "\" handler { stage: \"helo\" time_limit: 0.02 "
+                        "fallback_status: REJECT } } }\n"));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_TRUE(mta.Connect(Client()).ok());
+  auto helo = mta.Helo("x.example");
+  ASSERT_TRUE(helo.ok()) << helo.status();
+  EXPECT_EQ(helo->decision, Decision::kReject);  // the stage's own fallback
+  BlockingSession next;
+  ASSERT_TRUE(next.Open(manager.spec()).ok());
+  ASSERT_TRUE(next.Connect(Client()).ok());
+  auto from = next.Mail("<a@example.org>");
+  ASSERT_TRUE(from.ok()) << from.status();
+  EXPECT_EQ(from->decision, Decision::kTempfail);  // the child's default
+}
+
 TEST(ScriptScenarioTest, AScriptConditionDecidesFromChildrenAnswers) {
   std::string dir = TempDir();
   std::string condition = WriteFile(dir + "/both.rb", R"(
