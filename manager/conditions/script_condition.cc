@@ -8,9 +8,8 @@
 #include "manager/script/session.h"
 
 namespace milter::manager::conditions {
-namespace {
 
-std::optional<script::Stage> ScriptStage(Stage stage) {
+std::optional<script::Stage> ScriptStageOf(Stage stage) {
   switch (stage) {
     case config::CONNECT:
       return script::Stage::kConnect;
@@ -37,6 +36,8 @@ std::optional<script::Stage> ScriptStage(Stage stage) {
   }
 }
 
+namespace {
+
 // The stages children's answers are recorded at.
 constexpr Stage kAnswerStages[] = {
     config::CONNECT,       config::HELO,
@@ -60,7 +61,7 @@ ScriptCondition::ScriptCondition(std::string name,
 
 asio::awaitable<Decision> ScriptCondition::Evaluate(Stage stage,
                                                     const Facts& facts) const {
-  std::optional<script::Stage> at = ScriptStage(stage);
+  std::optional<script::Stage> at = ScriptStageOf(stage);
   if (!at.has_value()) co_return Decision::Undecided();
   script::Engine& engine = runtime_->ThisThreadEngine();
   std::string method(script::HandlerName(*at));
@@ -80,7 +81,7 @@ asio::awaitable<Decision> ScriptCondition::Evaluate(Stage stage,
       for (Stage s : kAnswerStages) {
         std::optional<codec::Status> got = facts.child_verdict(child, s);
         if (got.has_value())
-          answers.push_back({child, *ScriptStage(s), *got, ""});
+          answers.push_back({child, *ScriptStageOf(s), *got, ""});
       }
     }
   }

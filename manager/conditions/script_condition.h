@@ -19,14 +19,19 @@
 #define MANAGER_CONDITIONS_SCRIPT_CONDITION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "manager/conditions/condition.h"
 #include "manager/config/config.pb.h"
 #include "manager/script/runtime.h"
+#include "manager/script/session.h"
 
 namespace milter::manager::conditions {
+
+// The script stage of a configuration stage (nullopt for STAGE_UNSET).
+std::optional<script::Stage> ScriptStageOf(Stage stage);
 
 class ScriptCondition : public Condition {
  public:

@@ -5,31 +5,11 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "manager/conditions/script_condition.h"
 #include "manager/core/manager_session.h"
 
 namespace milter::manager {
 namespace {
-
-std::optional<script::Stage> ScriptStage(config::Stage stage) {
-  switch (stage) {
-    case config::CONNECT:
-      return script::Stage::kConnect;
-    case config::HELO:
-      return script::Stage::kHelo;
-    case config::ENVELOPE_FROM:
-      return script::Stage::kEnvelopeFrom;
-    case config::ENVELOPE_RECIPIENT:
-      return script::Stage::kEnvelopeRecipient;
-    case config::DATA:
-      return script::Stage::kData;
-    case config::UNKNOWN:
-      return script::Stage::kUnknown;
-    case config::END_OF_MESSAGE:
-      return script::Stage::kEndOfMessage;
-    default:
-      return std::nullopt;
-  }
-}
 
 const char* SwitchScopeName(script::SwitchScope scope) {
   switch (scope) {
@@ -71,7 +51,7 @@ const server::Macros& ManagerSession::MacrosFor(Context& ctx,
 
 void ManagerSession::RecordAnswer(const Child& child, config::Stage stage,
                                   const server::Verdict& verdict) {
-  std::optional<script::Stage> at = ScriptStage(stage);
+  std::optional<script::Stage> at = conditions::ScriptStageOf(stage);
   if (!at.has_value() || !verdict.answered) return;
   // At RCPT, the last recipient's answer.
   for (script::ChildAnswer& a : answers_) {

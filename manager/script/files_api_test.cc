@@ -2,55 +2,25 @@
 // caching and re-reading, errors.
 #include "manager/script/files_api.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "manager/script/engine.h"
+#include "manager/script/test_util.h"
 
 namespace milter::manager::script {
 namespace {
 
 using ::testing::HasSubstr;
 
-class FilesApiTest : public ::testing::Test {
+// Scripts and lists in a temporary directory; every call re-stats.
+class FilesApiTest : public ScriptTest {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/files_api_test.XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-  }
-  void TearDown() override {
-    for (const std::string& f : files_) unlink(f.c_str());
-    rmdir(dir_.c_str());
-  }
-  // Writes `text` with an mtime `version` seconds after a fixed base.
-  std::string Write(const std::string& name, const std::string& text,
-                    int version = 0) {
-    std::string path = absl::StrCat(dir_, "/", name);
-    std::ofstream(path, std::ios::trunc) << text;
-    timespec times[2] = {{1700000000 + version, 0}, {1700000000 + version, 0}};
-    EXPECT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
-    files_.push_back(path);
-    return path;
-  }
-  Engine::Options Options() {
-    Engine::Options options;
-    options.recheck = absl::ZeroDuration();  // every call re-stats
-    options.log = [this](std::string_view line) { log_.emplace_back(line); };
-    return options;
-  }
-  std::string dir_;
-  std::vector<std::string> files_;
-  std::vector<std::string> log_;
+  Engine::Options Options() { return Logged(); }
 };
 
 TEST_F(FilesApiTest, ReadsListsRelativeToTheScriptAndRereadsOnChange) {
