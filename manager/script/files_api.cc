@@ -85,6 +85,9 @@ std::string Refresh(const std::string& path, absl::Duration recheck,
     if (cached->size >= 0) return "";  // gone: keep the last contents
     return path + ": " + std::strerror(errno);
   }
+  // A device, FIFO or directory has no size to check against the limit and
+  // may never end (/dev/zero) or block (a FIFO without a writer).
+  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
   if (cached->size == st.st_size && cached->inode == st.st_ino &&
       cached->mtime.tv_sec == st.st_mtim.tv_sec &&
       cached->mtime.tv_nsec == st.st_mtim.tv_nsec) {

@@ -102,6 +102,30 @@ end
                                        "directory")));
 }
 
+// Found while writing the session API fuzzer: a device or a FIFO was read
+// as a file (stat() gives size 0, under the limit): /dev/zero grew without
+// bound, a FIFO blocked the call past its time limit, a directory read as an
+// empty list.
+TEST_F(FilesApiTest, APathThatIsNotARegularFileRaisesIOError) {
+  std::string fifo = absl::StrCat(dir_, "/fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  files_.push_back(fifo);
+  std::string script = Write("policy.rb", R"(
+def read(ctx)
+  Milter.read_lines(ctx["path"])
+rescue IOError => e
+  e.message
+end
+)");
+  Engine engine(Options());
+  for (const std::string& path : {std::string("/dev/zero"), fifo, dir_}) {
+    MapContext ctx;
+    ctx.Set("path", path);
+    EXPECT_EQ(engine.Call(script, "read", ctx, Value::Nil()).value,
+              Value::String(path + ": not a regular file"));
+  }
+}
+
 TEST_F(FilesApiTest, ManyCallsKeepTheArenaBalanced) {
   Write("l.txt", "a\nb\n");
   std::string script =
