@@ -42,6 +42,7 @@
 //     session; a non-empty reply passes codec::ParseReply, has at most
 //     codec::kMaxReplyLines lines, and its class matches the status (5xx
 //     reject, 4xx tempfail); after an error the requests are gone.
+// FUZZ_VERBOSE=1 prints every call's stage and outcome.
 
 #include <mruby.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -304,6 +306,12 @@ void CheckRequests(const Engine::Outcome& outcome, Session& session) {
              (cls == '4' && status == codec::Status::kTempfail));
 }
 
+// FUZZ_VERBOSE=1 prints each call (for replaying a finding).
+bool Verbose() {
+  static const bool verbose = std::getenv("FUZZ_VERBOSE") != nullptr;
+  return verbose;
+}
+
 void RunStage(Fixture& f, Facts& facts, Session& session, Stage stage) {
   Engine& engine = *f.engine;
   session.stage = stage;
@@ -319,6 +327,14 @@ void RunStage(Fixture& f, Facts& facts, Session& session, Stage stage) {
     FUZZ_CHECK(mrb_gc_arena_save(engine.vm()) == arena);
     FUZZ_CHECK(!engine.running());
     FUZZ_CHECK(engine.vm_depth() == 0);
+    if (Verbose()) {
+      std::fprintf(stderr, "%s %s: %s, status %d, reply \"%s\", %zu changes\n",
+                   pmilter ? "pmilter" : "handler",
+                   std::string(StageName(stage)).c_str(),
+                   outcome.error.ToString().c_str(),
+                   static_cast<int>(session.status), session.reply.c_str(),
+                   session.changes.size());
+    }
     CheckOutcome(f, outcome);
     CheckRequests(outcome, session);
   }
