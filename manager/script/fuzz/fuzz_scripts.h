@@ -28,6 +28,12 @@ rescue => e
   nil
 end
 
+# Symbols are never freed: only short prefixes of the hostile strings become
+# Symbols, so the fuzzing process does not grow without bound.
+def sym(a)
+  a[0, 8].to_sym
+end
+
 def fuzz_args(s)
   a = []
   i = 0
@@ -59,12 +65,13 @@ end
 def macros(s, args)
   args.each do |a|
     s[a]; s.macro(a); s["{#{a}}"]
-    ok(ArgumentError) { s[a.to_sym] }
+    ok(ArgumentError) { s[sym(a)] }
   end
 end
 
 def regexps(s, args)
-  subjects = [s.helo, s.header_value, s.body_chunk] + args
+  # every argument as a pattern, on the facts and the first four arguments
+  subjects = [s.helo, s.header_value, s.body_chunk] + args[0, 4]
   args.each do |pat|
     re = ok(RegexpError) { Regexp.new(pat) }
     ok(RegexpError) { Regexp.new(pat, Regexp::IGNORECASE) }
@@ -128,9 +135,9 @@ def children(s, args)
     ok(ArgumentError) { s.enable_child(a) }
     ok(ArgumentError) { s.disable_child(a, :session) }
     ok(ArgumentError) { s.disable_child(a[0, a.size / 2]) }
-    ok(ArgumentError) { s.enable_child(s.children.first || a, a.to_sym) }
+    ok(ArgumentError) { s.enable_child(s.children.first || a, sym(a)) }
     ok(ArgumentError) { s.set_macro(a, args[-1]) }
-    ok(ArgumentError) { s.set_macro(a.to_sym, a) }
+    ok(ArgumentError) { s.set_macro(sym(a), a) }
   end
   s.children.each { |c| s.disable_child(c, :recipient) }
 end
@@ -142,7 +149,7 @@ def store(args)
     ok(ArgumentError) { st.get(k); st[k]; st.key?(k); st.ttl(k) }
     ok(ArgumentError, TypeError) { st.incr(k) }
     ok(ArgumentError) { st.incr("n:" + k, k.bytesize - 3, ttl: 0.5) }
-    ok(ArgumentError) { st.set(k.to_sym, k.bytesize, ttl: -1) }
+    ok(ArgumentError) { st.set(sym(k), k.bytesize, ttl: -1) }
     ok(ArgumentError) { st.delete(k) }
   end
 end
@@ -167,7 +174,7 @@ def finish(s, args)
   end
   case (c / 7) % 6
   when 0 then nil
-  when 1 then args[0].to_sym
+  when 1 then sym(args[0])
   when 2 then args[0]
   when 3 then c
   when 4 then c % 2 == 1
