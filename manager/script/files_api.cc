@@ -173,6 +173,11 @@ mrb_value Entry(mrb_state* mrb) {
   if (!error->empty()) message = mrb_str_new(mrb, error->data(), error->size());
   delete error;
   delete lines;
+  // A path never read is not kept: the cache holds only files that exist,
+  // however many paths (perhaps made from client data) fail.
+  if (!mrb_nil_p(message) && cached->size < 0) {
+    mrb_hash_delete_key(mrb, cache, full);
+  }
   if (!mrb_nil_p(message)) {
     mrb_raise(mrb, mrb_class_get(mrb, "IOError"), RSTRING_PTR(message));
   }

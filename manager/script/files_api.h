@@ -16,7 +16,8 @@
 //   * Files over 64 MiB, unreadable or missing files, and paths that are not
 //     regular files (devices, FIFOs, directories) raise IOError naming the
 //     path and the reason; a file that goes away after it was read keeps
-//     its last contents.
+//     its last contents. Only files read successfully are cached, so paths
+//     that fail (e.g. made from client data) cost no memory afterwards.
 
 #ifndef MANAGER_SCRIPT_FILES_API_H_
 #define MANAGER_SCRIPT_FILES_API_H_
