@@ -121,6 +121,12 @@ Fixture& GetFixture() {
     FUZZ_CHECK(f->engine->LoadWholeFile(f->pmilter_path).ok());
     return f;
   }();
+  static const int cleanup = std::atexit([] {  // the temp files go at exit
+    unlink(fixture->handler_path.c_str());
+    unlink(fixture->pmilter_path.c_str());
+    rmdir(fixture->dir.c_str());
+  });
+  (void)cleanup;
   return *fixture;
 }
 
