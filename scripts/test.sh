@@ -6,8 +6,8 @@
 #   2. tests/integration/*.sh       (real peers: Postfix, libmilter, miltertest,
 #                                    python3-milter; each script is standalone)
 #   3. the library tests again under ASan/LeakSanitizer/UBSan
-#   4. the fuzzers (codec, filter-side engine, MTA-side session), each for
-#      FUZZ_SECONDS (default 60)
+#   4. the fuzzers (codec, filter-side engine, MTA-side session, scripting
+#      API), each for FUZZ_SECONDS (default 60)
 # Prints a final "N passed, N failed" line and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,11 +52,12 @@ bazel test --config=asan //milter/... //manager/... //examples/... //tools/... 2
 record "bazel test --config=asan" "${PIPESTATUS[0]}"
 
 # One line per fuzzer: the codec's decoders, the filter-side session engine
-# (bytes from an MTA), the MTA-side session (bytes from a filter). One work
+# (bytes from an MTA), the MTA-side session (bytes from a filter), the
+# scripting API (hostile SMTP facts given to policy scripts). One work
 # dir, so the objects they share are compiled once; kept on a finding.
 fuzz_work="$(mktemp -d /tmp/milter_fuzz.XXXXXX)"
 fuzz_failed=0
-for fuzzer in decoder:codec engine:engine session:session; do
+for fuzzer in decoder:codec engine:engine session:session script:script-api; do
   echo "== fuzzing: ${fuzzer#*:} for ${FUZZ_SECONDS}s"
   FUZZ_WORKDIR="$fuzz_work" bash tests/fuzz/run_fuzzer.sh "$FUZZ_SECONDS" "${fuzzer%%:*}"
   rc=$?

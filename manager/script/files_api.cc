@@ -85,6 +85,9 @@ std::string Refresh(const std::string& path, absl::Duration recheck,
     if (cached->size >= 0) return "";  // gone: keep the last contents
     return path + ": " + std::strerror(errno);
   }
+  // A device, FIFO or directory has no size to check against the limit and
+  // may never end (/dev/zero) or block (a FIFO without a writer).
+  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
   if (cached->size == st.st_size && cached->inode == st.st_ino &&
       cached->mtime.tv_sec == st.st_mtim.tv_sec &&
       cached->mtime.tv_nsec == st.st_mtim.tv_nsec) {
@@ -170,6 +173,11 @@ mrb_value Entry(mrb_state* mrb) {
   if (!error->empty()) message = mrb_str_new(mrb, error->data(), error->size());
   delete error;
   delete lines;
+  // A path never read is not kept: the cache holds only files that exist,
+  // however many paths (perhaps made from client data) fail.
+  if (!mrb_nil_p(message) && cached->size < 0) {
+    mrb_hash_delete_key(mrb, cache, full);
+  }
   if (!mrb_nil_p(message)) {
     mrb_raise(mrb, mrb_class_get(mrb, "IOError"), RSTRING_PTR(message));
   }

@@ -13,9 +13,11 @@
 //   * read_lines returns a frozen Array of Strings, read_set a frozen Hash
 //     of line => true (for `set.key?(x)` lookups in constant time); both are
 //     the cached objects, so a call costs a hash lookup.
-//   * Files over 64 MiB, unreadable or missing files raise IOError naming
-//     the path and the reason; a file that goes away after it was read
-//     keeps its last contents.
+//   * Files over 64 MiB, unreadable or missing files, and paths that are not
+//     regular files (devices, FIFOs, directories) raise IOError naming the
+//     path and the reason; a file that goes away after it was read keeps
+//     its last contents. Only files read successfully are cached, so paths
+//     that fail (e.g. made from client data) cost no memory afterwards.
 
 #ifndef MANAGER_SCRIPT_FILES_API_H_
 #define MANAGER_SCRIPT_FILES_API_H_

@@ -72,6 +72,63 @@ end
                                        "directory")));
 }
 
+// Found while writing the session API fuzzer: a device or a FIFO was read
+// as a file (stat() gives size 0, under the limit): /dev/zero grew without
+// bound, a FIFO blocked the call past its time limit, a directory read as an
+// empty list.
+TEST_F(FilesApiTest, APathThatIsNotARegularFileRaisesIOError) {
+  std::string fifo = absl::StrCat(dir_, "/fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  files_.push_back(fifo);
+  std::string script = Write("policy.rb", R"(
+def read(ctx)
+  Milter.read_lines(ctx["path"])
+rescue IOError => e
+  e.message
+end
+)");
+  Engine engine(Options());
+  for (const std::string& path : {std::string("/dev/zero"), fifo, dir_}) {
+    MapContext ctx;
+    ctx.Set("path", path);
+    EXPECT_EQ(engine.Call(script, "read", ctx, Value::Nil()).value,
+              Value::String(path + ": not a regular file"));
+  }
+}
+
+// Found by the session API fuzzer (its memory grew with every input): each
+// failing path got a cache entry that was never removed, so a script reading
+// "lists/#{s.helo}.txt" grew its Engine for every HELO name a client sent.
+TEST_F(FilesApiTest, FailingPathsAreNotCached) {
+  Write("l.txt", "a\n");
+  std::string script = Write("policy.rb", R"(
+def read(ctx)
+  Milter.read_lines(ctx["path"]).size
+rescue IOError
+  -1
+end
+def cached(ctx) = Milter.instance_variable_get(:@__list_files).size
+)");
+  Engine engine(Options());
+  MapContext ctx;
+  for (int i = 0; i < 1000; ++i) {
+    ctx.Set("path", absl::StrCat("missing-", i, ".txt"));
+    ASSERT_EQ(engine.Call(script, "read", ctx, Value::Nil()).value,
+              Value::Integer(-1));
+  }
+  EXPECT_EQ(engine.Call(script, "cached", ctx, Value::Nil()).value,
+            Value::Integer(0));
+  ctx.Set("path", "l.txt");
+  EXPECT_EQ(engine.Call(script, "read", ctx, Value::Nil()).value,
+            Value::Integer(1));
+  EXPECT_EQ(engine.Call(script, "cached", ctx, Value::Nil()).value,
+            Value::Integer(1));
+  // Gone after reading: still cached, the last contents kept.
+  unlink(absl::StrCat(dir_, "/l.txt").c_str());
+  EXPECT_EQ(engine.Call(script, "read", ctx, Value::Nil()).value,
+            Value::Integer(1));
+}
+
 TEST_F(FilesApiTest, ManyCallsKeepTheArenaBalanced) {
   Write("l.txt", "a\nb\n");
   std::string script =

@@ -141,11 +141,19 @@ mrb_value Read(mrb_state* mrb, mrb_value) {
 // The modifications return libmilter's MI_SUCCESS (0) or MI_FAILURE (-1).
 bool Modifiable(const Session& s) { return s.stage == Stage::kEndOfMessage; }
 
+// An envelope address: non-empty, one line (a CR or LF would let the text
+// forge further lines wherever the MTA writes the envelope).
+bool ValidAddress(const char* address) {
+  return *address != '\0' && std::strpbrk(address, "\r\n") == nullptr;
+}
+
 mrb_value ChangeEnvelopeFrom(mrb_state* mrb, mrb_value) {
   const char* address;
   mrb_get_args(mrb, "z", &address);
   Session* s = CurrentSession(mrb);
-  if (!Modifiable(*s) || *address == '\0') return mrb_int_value(mrb, -1);
+  if (!Modifiable(*s) || !ValidAddress(address)) {
+    return mrb_int_value(mrb, -1);
+  }
   s->changes.push_back(codec::mod::ChangeFrom{address, std::nullopt});
   return mrb_int_value(mrb, 0);
 }
@@ -154,7 +162,9 @@ mrb_value AddEnvelopeTo(mrb_state* mrb, mrb_value) {
   const char* address;
   mrb_get_args(mrb, "z", &address);
   Session* s = CurrentSession(mrb);
-  if (!Modifiable(*s) || *address == '\0') return mrb_int_value(mrb, -1);
+  if (!Modifiable(*s) || !ValidAddress(address)) {
+    return mrb_int_value(mrb, -1);
+  }
   s->changes.push_back(codec::mod::AddRecipient{address, std::nullopt});
   return mrb_int_value(mrb, 0);
 }

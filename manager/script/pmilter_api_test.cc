@@ -172,6 +172,25 @@ puts [h.send(:[]=, "bad name", "x")].inspect
   EXPECT_EQ(log_, want);
 }
 
+// Found by the session API fuzzer: change_envelope_from and add_envelope_to
+// recorded addresses with CR or LF (which Milter::Session#change_from and
+// #add_recipient refuse), to be sent to the MTA as envelope addresses.
+TEST_F(PmilterTest, EnvelopeAddressesWithLineBreaksFail) {
+  Engine::Outcome out = RunPmilter(R"(
+s = Pmilter::Session.new
+puts [s.change_envelope_from("<a@b>\r\nRCPT TO:<x@y>"),
+      s.add_envelope_to("<c@d>\n"), s.add_envelope_to("\r<e@f>"),
+      s.change_envelope_from(""), s.add_envelope_to("<ok@example.com>")].inspect
+)",
+                                   Stage::kEndOfMessage);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  std::vector<std::string> want = {"script output: [-1, -1, -1, -1, 0]"};
+  EXPECT_EQ(log_, want);
+  ASSERT_EQ(session_.changes.size(), 1u);
+  EXPECT_EQ(session_.changes[0], codec::Modification(codec::mod::AddRecipient{
+                                     "<ok@example.com>", std::nullopt}));
+}
+
 TEST_F(PmilterTest, StatusConstantsAndAccessor) {
   Engine::Outcome out = RunPmilter(R"(
 puts [Pmilter::SMFIS_CONTINUE, Pmilter::SMFIS_REJECT, Pmilter::SMFIS_DISCARD,

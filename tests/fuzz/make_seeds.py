@@ -3,7 +3,7 @@
 
     make_seeds.py TARGET OUT [RECORDED_DIR]
 
-TARGET: decoder, engine or session. Writes one file per seed into the
+TARGET: decoder, engine, session or script. Writes one file per seed into the
 directory OUT, or, if OUT ends in ".seeds", one file of records
 (4-byte big-endian length, then the bytes) for the Bazel smoke tests.
 Seeds: the real-peer captures in RECORDED_DIR (default testdata/recorded)
@@ -169,6 +169,43 @@ def decoder_seeds(recorded):
     return seeds
 
 
+# --- policy scripts' session API (manager/script/fuzz).
+
+def script_input(control=b"\x02\x9c\x40\x01\x00", address=b"192.0.2.7", host=b"client.example.com",
+                 helo=b"client.example.com", mail=b"<a@example.com>", mail_args=(b"SIZE=100",),
+                 rcpts=(b"<b@example.net>",), rcpt_args=(b"NOTIFY=NEVER",),
+                 headers=(b"From", b"a@example.com", b"Subject", b"hello"), chunks=(b"body\r\n",),
+                 macros=(b"j", b"mx.example.org", b"{auth_authen}", b"alice", b"i", b"QID1"),
+                 unknown=b"XFOO bar", args=(b"X-Spam",), children=(b"spamd", b"clamav")):
+    items = lambda xs: b"\x1f".join(xs)
+    return b"\x1e".join([control, address, host, helo, mail, items(mail_args), items(rcpts),
+                         items(rcpt_args), items(headers), items(chunks), items(macros), unknown,
+                         items(args), items(children)])
+
+
+def script_seeds(recorded):
+    del recorded  # the script target has no captures
+    return {
+        "plain": script_input(),
+        # argument strings exercising replies, regexps, header names, paths
+        "replies": script_input(args=(b"550 5.7.1 no", b"451-4.7.1 a\r\n451 4.7.1 b", b"5.7.1,two,three",
+                                      b"\x01")),
+        "regexps": script_input(args=(b"(a+)+$", b"(?P<n>x)\\1", b"[", b"\\k<n>", b"^.*$", b"\x02")),
+        "headers": script_input(args=(b"X-Tag", b"Bad:Name", b"a\x00b", b"\r\n", b"\x03")),
+        "store": script_input(args=(b"count:192.0.2.7", b"k" * 300, b"", b"\x04")),
+        "paths": script_input(args=(b"/nonexistent", b"/tmp", b"/dev/zero", b"../../etc/hostname", b"", b"\x05")),
+        "children": script_input(args=(b"spamd", b"clamav", b"unknown", b"\x06"), children=(b"spamd", b"clamav")),
+        "raise": script_input(args=(b"boom", b"\x0a")),
+        "hostile_facts": script_input(
+            control=b"\x03\xff\xff\xff\x07", address=b"IPv6:::1\x00", host=b"\xff\xfe",
+            helo=b"a" * 1000, mail=b"<\x00>", mail_args=(b"", b"=", b"\r\n"), rcpts=(b"", b"\x00"),
+            headers=(b"", b"", b"X\x00", b"\xff" * 100, b":", b"\r\n"), chunks=(b"", b"\x00" * 2000),
+            macros=(b"", b"", b"{}", b"x", b"{fuzz0}", b"(.*)*"), unknown=b"\x00",
+            args=(b"%s%n%d", b"\xc3\x28", b"\x00", b"\x09")),
+        "empty": b"",
+    }
+
+
 def main():
     target, out = sys.argv[1], sys.argv[2]
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -182,7 +219,8 @@ def main():
                     found[f.split(".")[0]] = fh.read()
         return found
 
-    make = {"decoder": decoder_seeds, "engine": engine_seeds, "session": session_seeds}[target]
+    make = {"decoder": decoder_seeds, "engine": engine_seeds, "session": session_seeds,
+            "script": script_seeds}[target]
     seeds = make(recorded)
     if out.endswith(".seeds"):
         with open(out, "wb") as fh:

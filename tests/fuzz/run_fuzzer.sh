@@ -3,7 +3,9 @@
 #   bash tests/fuzz/run_fuzzer.sh [SECONDS=60] [TARGET...]
 # TARGET: decoder (milter/codec/fuzz), engine (milter/client/fuzz: the
 # filter-side session engine fed MTA bytes), session (milter/server/fuzz: the
-# MTA-side session fed filter bytes); default: all three, one after another,
+# MTA-side session fed filter bytes), script (manager/script/fuzz: the policy
+# scripts' session API fed hostile SMTP facts; links mruby from
+# /opt/libmilterpp/mruby and RE2); default: all four, one after another,
 # SECONDS each.
 # clang++ 14 with -fsanitize=fuzzer,address,undefined (needs clang-14 and
 # libclang-rt-14-dev). Seed corpus: tests/fuzz/make_seeds.py (the real-peer
@@ -16,7 +18,8 @@ set -euo pipefail
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decoder engine session)
+[ ${#targets[@]} -gt 0 ] || targets=(decoder engine session script)
+mruby=/opt/libmilterpp/mruby
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${FUZZ_WORKDIR:-$(mktemp -d /tmp/milter_fuzz.XXXXXX)}"
 mkdir -p "$work/obj"
@@ -34,7 +37,8 @@ link=($(grep -o '"-labsl_[a-z_0-9]*"' "$root/third_party/system.BUILD" | tr -d '
 # clang's coroutine support with libstdc++, hence ASIO_HAS_CO_AWAIT.
 cflags=(-std=c++20 -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize=function -fno-sanitize-recover=undefined -O1 -g -Wall -Wextra
-  -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1 -I"$root")
+  -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1 -I"$root"
+  -isystem "$mruby/include" -DMRB_USE_DEBUG_HOOK)
 
 codec=(decoder encoder header_value macros message modification negotiation
   protocol reply status)
@@ -53,6 +57,12 @@ sources() {  # target -> sources relative to the root
         echo "milter/server/$f.cc"
       done
       echo milter/net/socket_spec.cc milter/server/fuzz/session_fuzzer.cc ;;
+    script)
+      for f in engine files_api pmilter_api regexp session session_api \
+        session_requests store store_api; do
+        echo "manager/script/$f.cc"
+      done
+      echo manager/script/fuzz/session_api_fuzzer.cc ;;
   esac
 }
 
@@ -64,7 +74,8 @@ build() {  # target; one object per source, compiled in parallel
     # Kept across runs with FUZZ_WORKDIR while neither the source nor any
     # header changed.
     if [ -e "$o" ] && [ "$o" -nt "$root/$s" ] &&
-      [ -z "$(find "$root/milter" "$root/tests/fuzz" -name '*.h' -newer "$o" | head -1)" ]; then
+      [ -z "$(find "$root/milter" "$root/manager/script" "$root/tests/fuzz" \
+        -name '*.h' -newer "$o" | head -1)" ]; then
       continue
     fi
     rm -f "$o"
@@ -73,14 +84,17 @@ build() {  # target; one object per source, compiled in parallel
   done
   wait
   for o in "${objs[@]}"; do [ -e "$o" ] || return 1; done
-  "$cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" "${link[@]}" \
-    -lpthread -o "$work/${1}_fuzzer"
+  local extra=()
+  [ "$1" = script ] && extra=("$mruby/lib/libmruby.a" -lre2 -lm)
+  "$cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" "${extra[@]}" \
+    "${link[@]}" -lpthread -o "$work/${1}_fuzzer"
 }
 
 run() {  # target
   local t="$1" corpus="$work/corpus_$1" artifacts="$work/artifacts_$1"
   local max_len=200000
   [ "$t" = session ] && max_len=70000
+  [ "$t" = script ] && max_len=65536
   mkdir -p "$artifacts"
   echo "run_fuzzer: building $t with $cxx in $work"
   (cd "$root" && build "$t") || { echo "run_fuzzer: $t: build failed" >&2; return 1; }
@@ -107,8 +121,11 @@ run() {  # target
 status=0
 for t in "${targets[@]}"; do
   case "$t" in
-    decoder | engine | session) run "$t" || status=1 ;;
-    *) echo "run_fuzzer: unknown target $t (decoder, engine, session)" >&2; status=1 ;;
+    decoder | engine | session | script) run "$t" || status=1 ;;
+    *)
+      echo "run_fuzzer: unknown target $t (decoder, engine, session, script)" >&2
+      status=1
+      ;;
   esac
 done
 if [ "$status" -eq 0 ] && [ -z "${FUZZ_WORKDIR-}" ]; then rm -rf "$work"; fi
