@@ -367,8 +367,9 @@ mrb_value SwitchChild(mrb_state* mrb, mrb_value self, bool enabled) {
       std::find(session->child_names->begin(), session->child_names->end(),
                 child) != session->child_names->end();
   if (!known) {
-    mrb_raisef(mrb, E_ARGUMENT_ERROR, "%n: no child named \"%s\"",
-               mrb_get_mid(mrb), name);
+    // (The name is not NUL-terminated at its length: a String of it.)
+    mrb_raisef(mrb, E_ARGUMENT_ERROR, "%n: no child named \"%v\"",
+               mrb_get_mid(mrb), mrb_str_new(mrb, name, len));
   }
   session->switches.push_back(ChildSwitch{std::string(child), enabled, scope});
   return mrb_nil_value();
