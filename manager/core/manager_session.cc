@@ -365,7 +365,14 @@ Child* ManagerSession::Lead() {
   if (!lead_chosen_) {
     lead_chosen_ = true;
     for (auto& child : children_) {
-      if (child->active() && !child->config().concurrent_content()) {
+      // A script without content handlers neither reads nor changes the
+      // message: the next child leads.
+      bool passive_script =
+          child->is_script() &&
+          !child->link().negotiated().Sends(protocol::kNoHeaders) &&
+          !child->link().negotiated().Sends(protocol::kNoBody);
+      if (child->active() && !child->config().concurrent_content() &&
+          !passive_script) {
         lead_ = child.get();
         break;
       }

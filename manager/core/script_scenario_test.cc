@@ -169,6 +169,26 @@ end
   EXPECT_THAT(scan.log().Events(), Contains("rcpt <b@example.org>"));
 }
 
+TEST(ScriptScenarioTest, AnEnvelopeOnlyScriptFirstLeavesTheLeadToTheNext) {
+  std::string dir = TempDir();
+  std::string policy =
+      WriteFile(dir + "/policy.rb", "def on_helo(s) = :continue\n");
+  ScriptedChild one(dir, "one", {});
+  ManagerUnderTest manager(dir, ScriptChild("policy", policy) +
+                                    ChildEntry("one", one));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  ASSERT_EQ(testing::Envelope(mta), Decision::kContinue);
+  ASSERT_TRUE(mta.Data().ok());
+  ASSERT_TRUE(mta.Header("Subject", "hello").ok());
+  // The child gets the header as it arrives (it leads), not at the end.
+  EXPECT_TRUE(one.log().WaitFor("header Subject:hello"));
+  ASSERT_TRUE(mta.EndOfHeaders().ok());
+  auto eom = mta.EndOfMessage();
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_THAT(one.log().Events(), Contains("eom"));
+}
+
 TEST(ScriptScenarioTest, AScriptAfterChildrenSeesTheirAnswers) {
   std::string dir = TempDir();
   std::string policy = WriteFile(dir + "/policy.rb", R"(
