@@ -421,6 +421,7 @@ asio::awaitable<client::Status> ManagerSession::Stream(Context& ctx,
 
 asio::awaitable<client::Status> ManagerSession::OnHeader(
     Context& ctx, std::string_view name, std::string_view value) {
+  if (MessageEnded()) co_return Status::kContinue;
   // With HDR_LEADSPC (asked of the MTA, emulated otherwise) `value` is raw.
   EnsureMtaHeader(store_.headers());
   store_.headers().push_back({std::string(name), std::string(value)});
@@ -434,6 +435,7 @@ asio::awaitable<client::Status> ManagerSession::OnHeader(
 }
 
 asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {
+  if (MessageEnded()) co_return Status::kContinue;
   const auto& macros = MacrosFor(ctx, MacroStage::kEndOfHeaders);
   co_return co_await Stream(
       ctx, config::END_OF_HEADER, protocol::kNoEndOfHeaders,
@@ -443,6 +445,7 @@ asio::awaitable<client::Status> ManagerSession::OnEndOfHeaders(Context& ctx) {
 
 asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
                                                        std::string_view chunk) {
+  if (MessageEnded()) co_return Status::kContinue;
   if (absl::Status s = store_.AppendBody(chunk); !s.ok()) {
     Log(config::ERROR, absl::StrCat("message store: ", s.message()));
     co_return Status::kTempfail;
@@ -457,6 +460,8 @@ asio::awaitable<client::Status> ManagerSession::OnBody(Context& ctx,
 }
 
 asio::awaitable<void> ManagerSession::OnAbort(Context&) {
+  // An objection kept for this message's end goes with the message.
+  if (MessageEnded()) deferred_.reset();
   lines_.MessageDone("aborted");
   store_.Clear();
   changes_.clear();

@@ -50,6 +50,7 @@
 #include "manager/core/child_pool.h"
 #include "manager/core/message_store.h"
 #include "manager/core/script_link.h"
+#include "manager/core/session_helpers.h"
 #include "manager/core/session_log.h"
 #include "manager/metrics/metrics.h"
 #include "manager/script/runtime.h"
@@ -202,6 +203,12 @@ class ManagerSession : public client::CoroutineFilter, public ScriptHost {
   // The answer when the client went during the end of message:
   // fallback_status_at_disconnect.
   Status ClientGone(Context& ctx);
+  // Whether an objection kept from a content stage (which the MTA read no
+  // answer for) has ended the message: the rest of it goes to no child.
+  bool MessageEnded() const {
+    return deferred_.has_value() && deferred_->objected &&
+           internal::EndsMessage(deferred_->status);
+  }
   void Log(config::LogLevel level, std::string_view line) const;
   std::string QueueId(const Context& ctx) const;
   // The macros of `stage` for the children: the MTA's, with those scripts

@@ -259,6 +259,15 @@ std::shared_ptr<ManagerSession::ClientWatch> ManagerSession::WatchClient(
 }
 
 asio::awaitable<client::Status> ManagerSession::OnEndOfMessage(Context& ctx) {
+  if (MessageEnded()) {
+    // A child ended the message at a content stage (the MTA read no answer
+    // there): that is the answer, as the MTA chaining them would have
+    // stopped at that child.
+    lines_.SetQueueId(QueueId(ctx));
+    Status answer = Answer(ctx, Outcome{}, Scope::kMessage, 0);
+    lines_.MessageDone(codec::StatusName(answer));
+    co_return answer;
+  }
   std::shared_ptr<ClientWatch> watch =
       WatchClient(co_await asio::this_coro::executor);
   std::vector<EomResult> results(children_.size(),

@@ -192,6 +192,48 @@ TEST(ManagerSessionTest, ConcurrentContentChildCanRejectTheMessage) {
   EXPECT_TRUE(eom->modifications.empty());
 }
 
+// A child's reject at a header: the MTA (offering every no-reply flag) is
+// not kept waiting for each header; the reject is its answer at the end of
+// the message, with the child's reply, and no later child hears of the
+// rest of the message. An abort after it leaves the next message clean.
+TEST(ManagerSessionTest, RejectAtAHeaderIsTheAnswerAtTheEndOfTheMessage) {
+  std::string dir = TempDir();
+  ChildScript first;
+  first.header = [](Context& ctx, std::string_view name, std::string_view) {
+    if (name != "Subject") return Status::kContinue;
+    (void)ctx.SetReply("550", "5.7.1", "bad subject");
+    return Status::kReject;
+  };
+  ScriptedChild a(dir, "a", first), b(dir, "b", {});
+  ManagerUnderTest manager(dir, ChildEntry("a", a) + ChildEntry("b", b));
+  BlockingSession mta;
+  ASSERT_TRUE(mta.Open(manager.spec()).ok());
+  EXPECT_TRUE(
+      mta.session().negotiated().NoReply(codec::protocol::kNoReplyHeader));
+  Envelope(mta);
+  auto eom = Content(mta, "body\r\n");
+  ASSERT_TRUE(eom.ok()) << eom.status();
+  EXPECT_EQ(eom->verdict.decision, Decision::kReject);
+  EXPECT_EQ(eom->verdict.reply, "550 5.7.1 bad subject");
+  EXPECT_THAT(a.log().Events(), ::testing::Not(Contains("eom")));
+  EXPECT_THAT(b.log().Events(), ::testing::Not(Contains("eom")));
+  EXPECT_THAT(a.log().Events(),
+              ::testing::Not(Contains("header Received:by x")));
+  // The MTA aborts the rejected message; the next one is not rejected.
+  ASSERT_TRUE(mta.Abort().ok());
+  auto from = mta.Mail("<c@example.org>");
+  ASSERT_TRUE(from.ok()) << from.status();
+  EXPECT_EQ(from->decision, Decision::kContinue);
+  ASSERT_TRUE(mta.Rcpt("<d@example.org>").ok());
+  ASSERT_TRUE(mta.Data().ok());
+  ASSERT_TRUE(mta.Header("From", "c@example.org").ok());
+  ASSERT_TRUE(mta.EndOfHeaders().ok());
+  auto next = mta.EndOfMessage();
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->verdict.decision, Decision::kContinue);
+  EXPECT_THAT(b.log().Events(), Contains("eom"));
+}
+
 // Header indices land as in Postfix, which never shows its own first
 // (Received) header: insert-header counts it, change-header skips the first
 // header, whatever it is (after an insert at 0 the inserted one, which later

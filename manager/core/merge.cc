@@ -103,8 +103,15 @@ MtaRequest UnionOfNeeds(const codec::OptionNegotiation& mta_offer,
     }
     if (!anyone_takes_it) protocol_flags |= stage.no_send;
     // A stage nobody takes is not sent at all; one taken but answered by
-    // nobody needs no answer from the manager either.
-    if (anyone_takes_it && !anyone_answers_it) {
+    // nobody needs no answer from the manager either. Nor does content
+    // (headers, end of headers, body): the SMTP client hears the verdict
+    // only after the whole message, so the manager keeps a child's
+    // objection there for the end of message, and the MTA need not wait
+    // for each header and chunk.
+    bool content = stage.no_reply == protocol::kNoReplyHeader ||
+                   stage.no_reply == protocol::kNoReplyEndOfHeaders ||
+                   stage.no_reply == protocol::kNoReplyBody;
+    if (anyone_takes_it && (!anyone_answers_it || content)) {
       protocol_flags |= stage.no_reply;
     }
   }

@@ -6,7 +6,9 @@
 //   skip > accept).
 // - Negotiation: the manager asks the MTA for the union of the children's
 //   needs: every action any child negotiated; a stage unless no child takes
-//   it; no reply for a stage only where no child answers it; per-stage macro
+//   it; no reply for an envelope stage only where no child answers it, and
+//   none for content stages (objections there wait for the end of message,
+//   as the SMTP client hears them only then); per-stage macro
 //   lists merged (a child that wants the MTA's default list for a stage
 //   gets it, so the manager then asks for no list there).
 // - What the manager offers each child: the MTA's offer, with what the

@@ -174,8 +174,8 @@ TEST(ScriptScenarioTest, AnEnvelopeOnlyScriptFirstLeavesTheLeadToTheNext) {
   std::string policy =
       WriteFile(dir + "/policy.rb", "def on_helo(s) = :continue\n");
   ScriptedChild one(dir, "one", {});
-  ManagerUnderTest manager(dir, ScriptChild("policy", policy) +
-                                    ChildEntry("one", one));
+  ManagerUnderTest manager(
+      dir, ScriptChild("policy", policy) + ChildEntry("one", one));
   BlockingSession mta;
   ASSERT_TRUE(mta.Open(manager.spec()).ok());
   ASSERT_EQ(testing::Envelope(mta), Decision::kContinue);
