@@ -17,46 +17,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "manager/script/test_util.h"
 
 namespace milter::manager::script {
 namespace {
 
 using std::chrono::steady_clock;
 
-class EngineTest : public ::testing::Test {
+// Scripts in a temporary directory (test_util.h), called with a plain
+// context.
+class EngineTest : public ScriptTest {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/script_test.XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-  }
-  void TearDown() override {
-    for (const std::string& f : files_) unlink(f.c_str());
-    rmdir(dir_.c_str());
-  }
-
-  // Writes `text` to `name` with an mtime `version` seconds after a fixed
-  // base, so each edit is a new mtime even within one clock tick.
-  std::string Write(const std::string& name, const std::string& text,
-                    int version = 0) {
-    std::string path = absl::StrCat(dir_, "/", name);
-    std::ofstream(path, std::ios::trunc) << text;
-    timespec times[2] = {{1700000000 + version, 0}, {1700000000 + version, 0}};
-    EXPECT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
-    files_.push_back(path);
-    return path;
-  }
-
-  Engine::Options Logged(absl::Duration recheck = absl::ZeroDuration()) {
-    Engine::Options options;
-    options.recheck = recheck;
-    options.log = [this](std::string_view line) { log_.emplace_back(line); };
-    return options;
-  }
-
-  std::string dir_;
-  std::vector<std::string> files_;
-  std::vector<std::string> log_;
   MapContext context_;
 };
 
