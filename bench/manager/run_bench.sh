@@ -17,7 +17,13 @@
 #     (utime+stime from /proc/PID/stat over the round / SESSIONS) and the
 #     children's (the same, summed over the cell's child processes). The
 #     manager runs with its default io_threads (printed) unless
-#     MANAGER_IO_THREADS is set.
+#     MANAGER_IO_THREADS is set. Then the floor: round_trip_cost (two
+#     event-loop processes, 10 socket pairs, 100000 round trips) gives the
+#     CPU one round trip costs each side on this machine; the manager relays
+#     26 answered round trips per session with one child (7 with the MTA:
+#     negotiation, connect, HELO, MAIL, RCPT, DATA, end of message; 19 with
+#     the child: those plus 10 headers, end of headers and the body), so 26
+#     times that cost is the least any manager could spend per session.
 # (b) Idle: a fresh manager with one child (our sample_filter, lighter than
 #     libmilter's), IDLE negotiated idle MTA connections: (RSS after - RSS
 #     before) / IDLE of the manager (its child-side connection included),
@@ -55,7 +61,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 [ "$IDLE" -ge 4 ] || fail "IDLE must be at least 4"
 
 $BAZEL build //manager:milter-manager //tools/milter-load //tools/milter-test-server \
-  //examples/sample:sample_filter >/dev/null 2>&1 || fail "bazel build failed"
+  //examples/sample:sample_filter //bench/manager:round_trip_cost >/dev/null 2>&1 || fail "bazel build failed"
 BIN="$($BAZEL info bazel-bin 2>/dev/null)"
 WORK="$(mktemp -d /tmp/bench_mgr.XXXXXX)"
 source bench/bench_lib.bash  # removes WORK and stops the processes on exit
@@ -64,6 +70,7 @@ trap 'exit 143' TERM
 cp "$BIN/manager/milter-manager" "$BIN/tools/milter-load/milter-load" \
   "$BIN/tools/milter-test-server/milter-test-server" "$WORK/" || fail "copy failed"
 cp "$BIN/examples/sample/sample_filter" "$WORK/sample_filter" || fail "copy failed"
+cp "$BIN/bench/manager/round_trip_cost" "$WORK/" || fail "copy failed"
 MGR="$WORK/milter-manager"
 LOAD="$WORK/milter-load"
 bash tests/build_c_filter.sh "$WORK/libmilter_sample" || fail "building the libmilter filter failed"
@@ -176,6 +183,10 @@ for c in "${CELLS[@]}"; do
     -v k="$(echo "${CCPU[$c]}" | median)" \
     'BEGIN {printf "| %s | %.0f | %.2fx | %s | %s |\n", c, r, r / d, m, k}'
 done
+FLOOR=$("$WORK/round_trip_cost" 10 100000) || fail "round_trip_cost failed"
+echo
+echo "   floor: $FLOOR"
+echo "$FLOOR" | awk '{a = $4; b = $6; printf "   one round trip costs each side %.1f us of CPU (mean of both); 26 relayed round trips: %.3f ms per session at least\n", (a + b) / 2, 26 * (a + b) / 2 / 1000}'
 
 # ---- (b) idle connections
 echo

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <exception>
 #include <utility>
 
@@ -166,6 +167,25 @@ void Session::WriteDone(const std::error_code& ec) {
   }
 }
 
+size_t Session::SendNow(std::string_view bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(socket_.native_handle(), bytes.data() + sent,
+                       bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        write_failed_ = true;
+      }
+      break;
+    }
+  }
+  return sent;
+}
+
 asio::awaitable<bool> Session::Flush() {
   while (!write_failed_ && !stopped_) {
     if (writing_) {  // a background write (progress) is in flight
@@ -178,8 +198,16 @@ asio::awaitable<bool> Session::Flush() {
       continue;
     }
     if (out_.empty()) break;
+    // Most answers fit the socket's buffer: sent now, without the pass
+    // through the event loop an asynchronous write's completion costs.
+    size_t sent = SendNow(out_);
+    if (write_failed_ || sent == out_.size()) {
+      out_.clear();
+      continue;
+    }
     writing_ = true;
-    sending_.swap(out_);
+    sending_.assign(out_, sent);
+    out_.clear();
     SetDeadline();
     std::error_code ec;
     co_await asio::async_write(socket_, asio::buffer(sending_),

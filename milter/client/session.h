@@ -99,6 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
       const codec::Command& command);
   // Writes every queued answer; false if the connection failed or stopped.
   asio::awaitable<bool> Flush();
+  // Sends what the socket takes now (non-blocking): the bytes sent. Sets
+  // write_failed_ on an error other than a full socket buffer.
+  size_t SendNow(std::string_view bytes);
   // Starts writing queued answers in the background (progress).
   void KickWriter();
   void WriteDone(const std::error_code& ec);

@@ -29,10 +29,11 @@ namespace milter::server {
 
 namespace {
 
-// asio's generic stream protocol, but its sockets are created non-blocking
-// (SOCK_NONBLOCK): no FIONBIO system call per connection. asio does not know
-// the socket is non-blocking, so reads and writes go through recv(2) and
-// send(2) directly (its synchronous calls would wait in poll()).
+// asio's generic stream protocol for sockets this file creates itself,
+// non-blocking from the start (SOCK_NONBLOCK: no FIONBIO system call before
+// the first write), and hands to asio only once an operation has to wait.
+// type() is plain SOCK_STREAM: asio reads it on assign() to treat the socket
+// as a stream (a zero-byte receive is the end of the stream).
 class NonBlockingStream {
  public:
   using endpoint = asio::generic::basic_endpoint<NonBlockingStream>;
@@ -40,7 +41,7 @@ class NonBlockingStream {
 
   NonBlockingStream(int family, int protocol)
       : family_(family), protocol_(protocol) {}
-  int type() const { return SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC; }
+  int type() const { return SOCK_STREAM; }
   int protocol() const { return protocol_; }
   int family() const { return family_; }
 
@@ -63,9 +64,20 @@ struct Connection::State {
   int fd = -1;
   int family = 0, protocol = 0;
   NonBlockingStream::socket socket;
+  // One timer per connection follows the deadline of the current wait
+  // (`waiting`). A wait only moves `deadline`; the timer is set again only
+  // when it is not armed or armed for later, and when it fires before the
+  // deadline. Setting and cancelling a timer per wait would cost a pass
+  // through the event loop each (the cancelled handler is posted).
   asio::steady_timer timer;
-  uint64_t generation = 0;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point timer_expiry;
+  uint64_t arming = 0;  // identifies the timer's current wait
+  bool timer_armed = false;
+  bool waiting = false;
   bool timed_out = false;
+  // The first bytes of an answer (most answers fit: "continue" is 5 bytes).
+  char inbox[Connection::kInboxSize];
 };
 
 namespace {
@@ -88,30 +100,50 @@ bool IsTransient(const asio::error_code& ec) {
 
 }  // namespace
 
-// Arms the timer for one operation; on expiry the socket's pending operations
-// are cancelled. Disarmed (and stale expiries ignored) by the destructor.
+namespace {
+
+// Sets the connection's timer for its current deadline. On expiry: if a wait
+// is still on and its deadline has come, the socket's pending operations are
+// cancelled; if the deadline moved on, the timer is set for it.
+void ArmTimer(const std::shared_ptr<Connection::State>& state) {
+  uint64_t arming = ++state->arming;
+  state->timer_armed = true;
+  state->timer_expiry = state->deadline;
+  state->timer.expires_at(state->deadline);
+  state->timer.async_wait([weak = std::weak_ptr<Connection::State>(state),
+                           arming](const asio::error_code& ec) {
+    if (ec) return;  // set again or cancelled
+    std::shared_ptr<Connection::State> s = weak.lock();
+    if (!s || s->arming != arming) return;
+    s->timer_armed = false;
+    if (!s->waiting) return;
+    if (std::chrono::steady_clock::now() < s->deadline) {
+      ArmTimer(s);
+      return;
+    }
+    s->timed_out = true;
+    asio::error_code ignored;
+    s->socket.cancel(ignored);
+  });
+}
+
+}  // namespace
+
+// One operation's timeout: sets the connection's deadline (see State).
 class TimeoutGuard {
  public:
   TimeoutGuard(const std::shared_ptr<Connection::State>& state,
                absl::Duration timeout)
       : state_(state.get()) {
-    uint64_t generation = ++state_->generation;
     state_->timed_out = false;
-    state_->timer.expires_after(absl::ToChronoNanoseconds(timeout));
-    state_->timer.async_wait([weak = std::weak_ptr<Connection::State>(state),
-                              generation](const asio::error_code& ec) {
-      if (ec) return;
-      std::shared_ptr<Connection::State> s = weak.lock();
-      if (!s || s->generation != generation) return;
-      s->timed_out = true;
-      asio::error_code ignored;
-      s->socket.cancel(ignored);
-    });
+    state_->waiting = true;
+    state_->deadline =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+    if (!state_->timer_armed || state_->timer_expiry > state_->deadline) {
+      ArmTimer(state);
+    }
   }
-  ~TimeoutGuard() {
-    ++state_->generation;
-    state_->timer.cancel();
-  }
+  ~TimeoutGuard() { state_->waiting = false; }
   bool timed_out() const { return state_->timed_out; }
 
  private:
@@ -138,8 +170,16 @@ asio::any_io_executor Connection::executor() const {
   return state_->socket.get_executor();
 }
 
+void Connection::ReleaseTimer() {
+  if (!state_->timer_armed) return;
+  state_->timer_armed = false;
+  ++state_->arming;
+  state_->timer.cancel();
+}
+
 void Connection::Close() {
   asio::error_code ignored;
+  ReleaseTimer();  // a pending wait would keep the event loop running
   if (state_->socket.is_open()) {
     state_->socket.close(ignored);  // closes fd
   } else if (state_->fd >= 0) {
@@ -327,7 +367,8 @@ absl::StatusOr<size_t> Connection::ReadNow(char* buffer, size_t size) {
   }
 }
 
-asio::awaitable<absl::Status> Connection::WaitReadable(absl::Duration timeout) {
+asio::awaitable<absl::StatusOr<std::string_view>> Connection::Receive(
+    absl::Duration timeout) {
   if (timeout <= absl::ZeroDuration()) {
     co_return absl::DeadlineExceededError(
         "waiting for the filter: no answer in time");
@@ -335,17 +376,20 @@ asio::awaitable<absl::Status> Connection::WaitReadable(absl::Duration timeout) {
   if (asio::error_code ec = Register()) {
     co_return FromError(ec, "reading from the filter");
   }
+  // asio tries the receive at once only if the socket has signalled data
+  // since its last empty read; otherwise it waits for the event loop's
+  // report without a system call.
   TimeoutGuard guard(state_, timeout);
   asio::error_code ec;
-  co_await state_->socket.async_wait(
-      asio::socket_base::wait_read,
+  size_t n = co_await state_->socket.async_receive(
+      asio::buffer(state_->inbox),
       asio::redirect_error(asio::use_awaitable, ec));
   if (guard.timed_out()) {
     co_return absl::DeadlineExceededError(
         "waiting for the filter: no answer in time");
   }
   if (ec) co_return FromError(ec, "reading from the filter");
-  co_return absl::OkStatus();
+  co_return std::string_view(state_->inbox, n);
 }
 
 }  // namespace milter::server

@@ -2,9 +2,9 @@
 // socket to a filter (Unix or TCP) with a timeout on every wait, for C++20
 // coroutines on one asio executor. Errors are absl::Status values:
 // DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for a refused, reset or closed
-// connection. No thread per connection and no read buffer per connection:
-// callers wait for readability, then read into their own (typically
-// per-thread) buffer.
+// connection. No thread per connection and only a small read buffer per
+// connection: callers receive the first bytes of an answer there and read
+// any rest into their own (typically per-thread) buffer.
 //
 // Not thread-safe: use one Connection from one executor (strand) at a time.
 
@@ -58,9 +58,16 @@ class Connection {
   // `bytes`. Errors only for a failed write, not for a full socket buffer.
   absl::Status WriteNow(std::string_view* bytes);
 
-  // Waits until data (or end of stream) is readable: DEADLINE_EXCEEDED
-  // after `timeout` (at once if it is not positive). Read with ReadNow().
-  asio::awaitable<absl::Status> WaitReadable(absl::Duration timeout);
+  // Waits for data and receives the first of it (at most a small
+  // per-connection buffer's worth; read the rest with ReadNow()). The view
+  // is valid until the next call. DEADLINE_EXCEEDED after `timeout` (at once
+  // if it is not positive), UNAVAILABLE at end of stream or on an error.
+  // Costs no system call to wait beyond the event loop's own: no readiness
+  // re-arming per wait and no timer set per wait (one timer per connection
+  // follows the latest deadline).
+  asio::awaitable<absl::StatusOr<std::string_view>> Receive(
+      absl::Duration timeout);
+  static constexpr size_t kInboxSize = 64;  // at most this much per Receive
 
   // Reads what is readable now, without waiting: the byte count, 0 if
   // nothing is there yet, UNAVAILABLE at end of stream or on an error.
@@ -75,6 +82,11 @@ class Connection {
 
   // Bytes readable right now without waiting.
   size_t Available();
+
+  // Releases the timer a wait leaves set (its pending wait holds memory)
+  // when no wait is expected soon: after negotiation, a connection may stay
+  // idle for long.
+  void ReleaseTimer();
 
   bool is_open() const;
   asio::any_io_executor executor() const;

@@ -168,13 +168,11 @@ asio::awaitable<absl::Status> Session::Negotiate() {
   negotiated_ok_ = false;
   body_skipped_ = false;
   sent_unanswered_ = false;
-  for (auto& list : symbol_lists_) list.reset();
+  symbol_lists_.reset();
   decoder_.set_max_payload(codec::kDefaultMaxPayload);
 
   codec::OptionNegotiation offer{options_.version, options_.actions,
                                  options_.protocol};
-  // One allocation for the session's packets rather than several as it grows.
-  out_.reserve(512);
   codec::EncodeCommand(offer, &out_);
   // (Inline rather than Flush(): no coroutine frame when the socket takes
   // everything at once, the usual case.)
@@ -199,6 +197,7 @@ asio::awaitable<absl::Status> Session::Negotiate() {
       }
       continue;
     }
+    connection_.ReleaseTimer();  // the connection may now stay idle
     const auto* reply = std::get_if<codec::OptionNegotiationReply>(&**next);
     if (reply == nullptr) {
       co_return Fail(absl::InvalidArgumentError(
@@ -214,7 +213,8 @@ asio::awaitable<absl::Status> Session::Negotiate() {
     negotiated_ = *options;
     for (int i = 0; i < codec::kNumMacroStages; ++i) {
       if (reply->symbol_lists[i]) {
-        symbol_lists_[i] = std::string(*reply->symbol_lists[i]);
+        if (!symbol_lists_) symbol_lists_ = std::make_unique<SymbolLists>();
+        (*symbol_lists_)[i] = std::string(*reply->symbol_lists[i]);
       }
     }
     break;
@@ -228,11 +228,17 @@ asio::awaitable<absl::Status> Session::Negotiate() {
   co_return absl::OkStatus();
 }
 
+const std::optional<std::string>& Session::symbol_list(
+    codec::MacroStage stage) const {
+  static const std::optional<std::string> kNone;
+  if (!symbol_lists_) return kNone;
+  return (*symbol_lists_)[static_cast<int>(stage)];
+}
+
 absl::Status Session::AppendMacros(CommandCode command, MacroStage stage,
                                    const Macros& macros) {
   if (macros.empty()) return absl::OkStatus();
-  const std::optional<std::string>& list =
-      symbol_lists_[static_cast<int>(stage)];
+  const std::optional<std::string>& list = symbol_list(stage);
   // Scratch reused by every session on this thread (filled and consumed
   // without suspending): no allocation per stage.
   static thread_local std::string pairs;
@@ -249,6 +255,9 @@ absl::Status Session::AppendMacros(CommandCode command, MacroStage stage,
 
 absl::Status Session::AppendStage(CommandCode code, const Macros* macros,
                                   const codec::Command& command) {
+  // One allocation for the session's packets rather than several as they
+  // grow, made at the first stage: a negotiated connection may stay idle.
+  if (out_.capacity() < 512) out_.reserve(512);
   size_t mark = out_.size();
   absl::Status status = absl::OkStatus();
   int stage = codec::MacroStageForCommand(static_cast<char>(code));
@@ -290,28 +299,25 @@ asio::awaitable<absl::StatusOr<Verdict>> Session::SendAndRead(
 asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
                                                 absl::Duration timeout,
                                                 bool partial) {
-  // Let the other sessions on this event loop run first: under load the
-  // answer has often arrived by then, and reading it at once saves arming the
-  // timer and a round through epoll.
-  co_await asio::post(connection_.executor(), asio::use_awaitable);
-  while (true) {
-    char* buffer = ThreadReadBuffer();  // this thread's, after resuming
-    absl::StatusOr<size_t> n = connection_.ReadNow(buffer, kReadBufferSize);
-    if (!n.ok()) co_return n.status();
-    if (*n > 0) {
-      decoder_.Feed(std::string_view(buffer, *n));
-      co_return absl::OkStatus();
-    }
-    if (partial) connection_.AcknowledgeNow();
-    absl::Status readable =
-        co_await connection_.WaitReadable(deadline - absl::Now());
-    if (absl::IsDeadlineExceeded(readable)) {
+  if (partial) connection_.AcknowledgeNow();
+  absl::StatusOr<std::string_view> first =
+      co_await connection_.Receive(deadline - absl::Now());
+  if (!first.ok()) {
+    if (absl::IsDeadlineExceeded(first.status())) {
       co_return absl::DeadlineExceededError(
           absl::StrCat("waiting for the filter: no answer within ",
                        absl::FormatDuration(timeout)));
     }
-    if (!readable.ok()) co_return readable;
+    co_return first.status();
   }
+  decoder_.Feed(*first);
+  if (first->size() == Connection::kInboxSize) {  // there may be more: take it now
+    char* buffer = ThreadReadBuffer();  // this thread's, after resuming
+    absl::StatusOr<size_t> n = connection_.ReadNow(buffer, kReadBufferSize);
+    if (!n.ok()) co_return n.status();
+    decoder_.Feed(std::string_view(buffer, *n));
+  }
+  co_return absl::OkStatus();
 }
 
 absl::Status Session::CheckModification(const codec::Response& response,

@@ -36,6 +36,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -127,9 +128,7 @@ class Session {
     return (negotiated_.protocol & codec::protocol::kHeaderLeadingSpace) != 0;
   }
   // The filter's symbol list for a stage, if it set one.
-  const std::optional<std::string>& symbol_list(codec::MacroStage stage) const {
-    return symbol_lists_[static_cast<int>(stage)];
-  }
+  const std::optional<std::string>& symbol_list(codec::MacroStage stage) const;
   // Called for each progress packet as it arrives, before the answer (a
   // relay passes it on at once so that its own MTA keeps waiting). Runs on
   // the session's executor; must not call into this session.
@@ -197,7 +196,11 @@ class Session {
   bool body_skipped_ = false;
   bool sent_unanswered_ = false;  // a command went unanswered this session
   bool out_unanswered_ = false;   // out_ holds a command without an answer
-  std::array<std::optional<std::string>, codec::kNumMacroStages> symbol_lists_;
+  // Allocated only for a filter that sets symbol lists (few do): an idle
+  // connection holds a pointer, not seven empty lists.
+  using SymbolLists =
+      std::array<std::optional<std::string>, codec::kNumMacroStages>;
+  std::unique_ptr<SymbolLists> symbol_lists_;
   std::string out_;  // packets to write
   std::function<void()> on_progress_;
   static constexpr size_t kMaxDeferredBytes = 64 * 1024;
