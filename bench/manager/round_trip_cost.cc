@@ -32,8 +32,7 @@
 namespace {
 
 [[noreturn]] void Die(const char* what) {
-  std::fprintf(stderr, "round_trip_cost: %s: %s\n", what,
-               std::strerror(errno));
+  std::fprintf(stderr, "round_trip_cost: %s: %s\n", what, std::strerror(errno));
   std::exit(1);
 }
 
@@ -106,8 +105,8 @@ long Arg(int argc, char** argv, int i, long fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && (std::string(argv[1]) == "--help" ||
-                   std::string(argv[1]) == "-h")) {
+  if (argc > 1 &&
+      (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf(
         "usage: round_trip_cost [PAIRS=10] [ROUND_TRIPS=20000] [BYTES=32]\n"
         "CPU per request/answer round trip of each of two event-loop\n"
@@ -174,10 +173,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   double n = static_cast<double>(total);
-  std::printf(
-      "round_trips %ld asker_us %.2f answerer_us %.2f wall_us %.2f\n", total,
-      (CpuSeconds(after) - CpuSeconds(before)) * 1e6 / n,
-      CpuSeconds(peer) * 1e6 / n,
-      std::chrono::duration<double, std::micro>(wall).count() / n);
+  std::printf("round_trips %ld asker_us %.2f answerer_us %.2f wall_us %.2f\n",
+              total, (CpuSeconds(after) - CpuSeconds(before)) * 1e6 / n,
+              CpuSeconds(peer) * 1e6 / n,
+              std::chrono::duration<double, std::micro>(wall).count() / n);
   return 0;
 }

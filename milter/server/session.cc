@@ -311,7 +311,8 @@ asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
     co_return first.status();
   }
   decoder_.Feed(*first);
-  if (first->size() == Connection::kInboxSize) {  // there may be more: take it now
+  if (first->size() ==
+      Connection::kInboxSize) {         // there may be more: take it now
     char* buffer = ThreadReadBuffer();  // this thread's, after resuming
     absl::StatusOr<size_t> n = connection_.ReadNow(buffer, kReadBufferSize);
     if (!n.ok()) co_return n.status();
