@@ -2,11 +2,13 @@
 // this machine, between two event-loop processes over Unix stream sockets:
 // the least any milter manager spends per round trip it relays.
 //
-//   round_trip_cost [PAIRS=10] [ROUND_TRIPS=20000] [BYTES=32]
+//   round_trip_cost [--threaded] [PAIRS=10] [ROUND_TRIPS=20000] [BYTES=32]
 //
 // PAIRS socket pairs (as many concurrent sessions). A forked answerer
-// serves every pair from one epoll loop: it receives a request and sends a
-// 5-byte answer (a milter "continue"). The asker, also one epoll loop, sends
+// serves every pair from one epoll loop (with --threaded: a thread per pair
+// blocked in read(2), as libmilter serves its connections): it receives a
+// request and sends a 5-byte answer (a milter "continue"). The asker, one
+// epoll loop, sends
 // a BYTES-byte request on every pair and the next one on a pair as soon as
 // its answer is in, until ROUND_TRIPS round trips in all. Nothing is parsed
 // and nothing allocated: only the sends, receives and epoll waits.
@@ -27,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -102,16 +105,42 @@ long Arg(int argc, char** argv, int i, long fallback) {
   return v;
 }
 
+// The answerer with a thread per pair, each blocked in read(2) until its
+// request comes: every request wakes a sleeping thread.
+void AnswerThreaded(const std::vector<int>& fds) {
+  std::vector<std::thread> threads;
+  for (int fd : fds) {
+    threads.emplace_back([fd] {
+      char buffer[4096];
+      while (true) {
+        ssize_t got = ::read(fd, buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) Die("read");
+        if (got == 0) return;
+        SendAll(fd, "\0\0\0\1c", 5);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 &&
       (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf(
-        "usage: round_trip_cost [PAIRS=10] [ROUND_TRIPS=20000] [BYTES=32]\n"
+        "usage: round_trip_cost [--threaded] [PAIRS=10] [ROUND_TRIPS=20000] "
+        "[BYTES=32]\n"
         "CPU per request/answer round trip of each of two event-loop\n"
-        "processes over Unix stream sockets, PAIRS at once.\n");
+        "processes over Unix stream sockets, PAIRS at once; with\n"
+        "--threaded the answerer has a thread per pair.\n");
     return 0;
+  }
+  bool threaded = argc > 1 && std::string(argv[1]) == "--threaded";
+  if (threaded) {
+    --argc;
+    ++argv;
   }
   if (argc > 4) {
     std::fprintf(stderr, "round_trip_cost: too many arguments (see --help)\n");
@@ -133,10 +162,14 @@ int main(int argc, char** argv) {
   if (pid < 0) Die("fork");
   if (pid == 0) {
     for (int fd : asker) ::close(fd);
-    Loop(answerer, [&](size_t i, size_t) {
-      SendAll(answerer[i], "\0\0\0\1c", 5);
-      return true;
-    });
+    if (threaded) {
+      AnswerThreaded(answerer);
+    } else {
+      Loop(answerer, [&](size_t i, size_t) {
+        SendAll(answerer[i], "\0\0\0\1c", 5);
+        return true;
+      });
+    }
     std::_Exit(0);
   }
   for (int fd : answerer) ::close(fd);

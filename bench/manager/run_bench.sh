@@ -17,13 +17,16 @@
 #     (utime+stime from /proc/PID/stat over the round / SESSIONS) and the
 #     children's (the same, summed over the cell's child processes). The
 #     manager runs with its default io_threads (printed) unless
-#     MANAGER_IO_THREADS is set. Then the floor: round_trip_cost (two
-#     event-loop processes, 10 socket pairs, 100000 round trips) gives the
-#     CPU one round trip costs each side on this machine; the manager relays
-#     26 answered round trips per session with one child (7 with the MTA:
-#     negotiation, connect, HELO, MAIL, RCPT, DATA, end of message; 19 with
-#     the child: those plus 10 headers, end of headers and the body), so 26
-#     times that cost is the least any manager could spend per session.
+#     MANAGER_IO_THREADS is set. Then the floor: round_trip_cost (10
+#     socket pairs, 100000 round trips) gives the CPU one request/answer
+#     round trip costs the asking side on this machine, against an
+#     event-loop answerer (as the MTA side, milter-load, is) and against a
+#     thread per connection (as libmilter serves). Per session with one
+#     child the manager relays 7 answered round trips with the MTA
+#     (negotiation, connect, HELO, MAIL, RCPT, DATA, end of message) and 19
+#     with the child (those plus 10 headers, end of headers and the body):
+#     7 x the first + 19 x the second is the least any manager relaying
+#     them could spend per session.
 # (b) Idle: a fresh manager with one child (our sample_filter, lighter than
 #     libmilter's), IDLE negotiated idle MTA connections: (RSS after - RSS
 #     before) / IDLE of the manager (its child-side connection included),
@@ -183,10 +186,14 @@ for c in "${CELLS[@]}"; do
     -v k="$(echo "${CCPU[$c]}" | median)" \
     'BEGIN {printf "| %s | %.0f | %.2fx | %s | %s |\n", c, r, r / d, m, k}'
 done
-FLOOR=$("$WORK/round_trip_cost" 10 100000) || fail "round_trip_cost failed"
+FLOOR_LOOP=$("$WORK/round_trip_cost" 10 100000) || fail "round_trip_cost failed"
+FLOOR_THREADS=$("$WORK/round_trip_cost" --threaded 10 100000) || fail "round_trip_cost --threaded failed"
 echo
-echo "   floor: $FLOOR"
-echo "$FLOOR" | awk '{a = $4; b = $6; printf "   one round trip costs each side %.1f us of CPU (mean of both); 26 relayed round trips: %.3f ms per session at least\n", (a + b) / 2, 26 * (a + b) / 2 / 1000}'
+echo "   floor, event-loop answerer:       $FLOOR_LOOP"
+echo "   floor, thread-per-pair answerer:  $FLOOR_THREADS"
+awk -v a="$(echo "$FLOOR_LOOP" | awk '{print $4}')" -v b="$(echo "$FLOOR_THREADS" | awk '{print $4}')" 'BEGIN {
+  printf "   a round trip costs the asker %.1f us (event loop) and %.1f us (threads); 7 + 19 relayed round trips: %.3f ms per session at least\n",
+    a, b, (7 * a + 19 * b) / 1000}'
 
 # ---- (b) idle connections
 echo

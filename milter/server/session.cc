@@ -311,9 +311,10 @@ asio::awaitable<absl::Status> Session::ReadMore(absl::Time deadline,
     co_return first.status();
   }
   decoder_.Feed(*first);
-  if (first->size() ==
-      Connection::kInboxSize) {         // there may be more: take it now
-    char* buffer = ThreadReadBuffer();  // this thread's, after resuming
+  // A full inbox: there may be more, taken now into this thread's buffer
+  // (fetched after resuming: the coroutine may have moved threads).
+  if (first->size() == Connection::kInboxSize) {
+    char* buffer = ThreadReadBuffer();
     absl::StatusOr<size_t> n = connection_.ReadNow(buffer, kReadBufferSize);
     if (!n.ok()) co_return n.status();
     decoder_.Feed(std::string_view(buffer, *n));
