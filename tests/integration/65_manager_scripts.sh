@@ -38,19 +38,8 @@ script_child() {
   printf 'child {\n  name: "%s"\n  script { file: "%s" }\n}\n' "$1" "$2"
 }
 
-# manager_from_file NAME CONFIG: starts the manager on CONFIG as it is
-# (md_start_manager writes its own configuration), waits for it to listen.
-manager_from_file() {
-  local name="$1" conf="$2"
-  "$MD_MANAGER" --check-config --config "$conf" >"$MD_WORK/$name.check" 2>&1 ||
-    { cat "$MD_WORK/$name.check"; md_fail "manager configuration $conf refused"; }
-  "$MD_MANAGER" --config "$conf" >"$MD_WORK/$name.log" 2>&1 &
-  MD_PID[$name]=$!
-  disown "$!" 2>/dev/null
-  md_wait_log "$name" "^milter-manager: info: listening on .* with [0-9]+ children" ||
-    md_fail "manager $name did not start"
-  MD_MILTER="inet:127.0.0.1:$MANAGER_PORT"
-}
+# manager_from_file NAME CONFIG: starts the manager on CONFIG as it is.
+manager_from_file() { md_start_manager_on "$1" "$MANAGER_PORT" "$2"; }
 
 # send LABEL FROM TO SUBJECT [HEADER...]: one message through the running
 # Postfix; its reply in REPLY. When accepted, waits for the delivery

@@ -149,6 +149,8 @@ md_child() {
   printf '}\n'
 }
 
+# md_start_manager NAME PORT TEXT: writes NAME.conf (listening on PORT, the
+# children in TEXT) and starts the manager on it.
 md_start_manager() {
   local name="$1" port="$2" text="$3"
   {
@@ -156,10 +158,17 @@ md_start_manager() {
     echo "detect_installed_milters: false"  # only the children listed here
     echo "$text"
   } >"$MD_WORK/$name.conf"
-  "$MD_MANAGER" --check-config --config "$MD_WORK/$name.conf" \
-    >"$MD_WORK/$name.check" 2>&1 ||
-    { cat "$MD_WORK/$name.check"; md_fail "manager configuration refused"; }
-  "$MD_MANAGER" --config "$MD_WORK/$name.conf" >"$MD_WORK/$name.log" 2>&1 &
+  md_start_manager_on "$name" "$port" "$MD_WORK/$name.conf"
+}
+
+# md_start_manager_on NAME PORT CONF: checks CONF (a configuration listening
+# on PORT), starts the manager on it as NAME, waits until it listens; sets
+# MD_MILTER for Postfix.
+md_start_manager_on() {
+  local name="$1" port="$2" conf="$3"
+  "$MD_MANAGER" --check-config --config "$conf" >"$MD_WORK/$name.check" 2>&1 ||
+    { cat "$MD_WORK/$name.check"; md_fail "manager configuration $conf refused"; }
+  "$MD_MANAGER" --config "$conf" >"$MD_WORK/$name.log" 2>&1 &
   MD_PID[$name]=$!
   disown "$!" 2>/dev/null
   md_wait_log "$name" "^milter-manager: info: listening on .* with [0-9]+ children" ||
